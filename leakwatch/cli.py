@@ -1,0 +1,369 @@
+"""The `leakwatch` command line.
+
+Exit codes: 0 success (for `scan`: nothing found), 1 findings (`scan`), 2 error
+(bad input, bad configuration, unreachable database), 130 interrupted.
+Every option that has an environment twin names it in its help.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+
+from leakwatch import __version__
+from leakwatch.config import Config, load_config
+from leakwatch.errors import ConfigError, LeakwatchError
+from leakwatch.log import event, setup_logging
+from leakwatch.models import Severity
+
+log = logging.getLogger("leakwatch.cli")
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+ENV_HELP = """
+environment:
+  LEAKWATCH_CONFIG     TOML configuration file (see deploy/leakwatch.example.toml)
+  DATABASE_URL         Postgres DSN; unset: an embedded server in LEAKWATCH_DATA_DIR/pg
+  LEAKWATCH_KEY_FILE   the 32-byte roster key (create with `leakwatch key generate`)
+  LEAKWATCH_DATA_DIR   folder for the embedded database and demo files (default .leakwatch)
+  LEAKWATCH_LOG_FORMAT auto|json|text (auto: text on a terminal, JSON otherwise)
+  LEAKWATCH_<SECTION>_<SETTING> overrides [section] setting of the TOML file
+"""
+
+
+def _progress(total: int | None, unit: str, desc: str):
+    """A tqdm bar on a terminal; None (no output) otherwise."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=unit, unit_scale=True, desc=desc, file=sys.stderr, leave=False)
+
+
+# --------------------------------------------------------------------------- database and key
+
+def resolve_dsn(cfg: Config) -> str:
+    if cfg.database_url:
+        return cfg.database_url
+    from leakwatch.db.embedded import embedded_dsn
+
+    return embedded_dsn(cfg.data_dir)
+
+
+def load_hasher(cfg: Config):
+    from leakwatch.keys import Hasher, load_key
+
+    if not cfg.key_file:
+        raise ConfigError("LEAKWATCH_KEY_FILE: not set (the roster key; create one with `leakwatch key generate PATH`)")
+    return Hasher(load_key(cfg.key_file))
+
+
+async def _connect(cfg: Config, *, check: bool = True):
+    import asyncpg
+
+    from leakwatch.db import check_schema
+
+    dsn = resolve_dsn(cfg)
+    try:
+        conn = await asyncpg.connect(dsn, timeout=15)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        raise ConfigError(f"DATABASE_URL: cannot connect to Postgres ({type(exc).__name__}: {exc})") from None
+    if check:
+        try:
+            await check_schema(conn)
+        except BaseException:
+            await conn.close()
+            raise
+    return conn
+
+
+async def load_context(cfg: Config, hasher):
+    """Build the match context: hashed roster from the database, population table, settings."""
+    from leakwatch.db.store import check_key, load_roster
+    from leakwatch.index import MatchContext, RosterIndex, StaffTable
+    from leakwatch.population import load_population
+
+    conn = await _connect(cfg)
+    try:
+        await check_key(conn, hasher.fingerprint)
+        staff, entries, tokens = await load_roster(conn, cfg.roster.leaver_days)
+    finally:
+        await conn.close()
+    if not staff:
+        raise ConfigError("the roster is empty: enrol one with `leakwatch roster import FILE`")
+    table = StaffTable(
+        refs=[r["ref"] for r in staff], rank=[r["rank"] for r in staff], unit=[r["unit"] for r in staff],
+        vetting=[r["vetting"] for r in staff], sensitive=[r["sensitive"] for r in staff],
+        leaver=[r["leaver"] for r in staff])
+    index = RosterIndex.from_entries(entries, tokens, table)
+    event(log, "roster_loaded", staff=len(table), entries=len(index), name_tokens=len(tokens))
+    return MatchContext(hasher=hasher, index=index, population=load_population(cfg.match.population_file),
+                        force_domains=cfg.match.force_domains, force_names=cfg.match.force_names,
+                        sensitive_units=cfg.roster.sensitive_units)
+
+
+# --------------------------------------------------------------------------- commands
+
+def cmd_key_generate(args, cfg: Config) -> int:
+    from leakwatch.keys import Hasher, generate_key_file, load_key
+
+    path = generate_key_file(args.path)
+    print(f"wrote {path} (32 bytes, mode 0600); fingerprint {Hasher(load_key(path)).fingerprint[:12]}")
+    print("keep it in a secret store: with it and the database, the roster can be enumerated")
+    return EXIT_OK
+
+
+def cmd_db_migrate(args, cfg: Config) -> int:
+    from leakwatch.db import SCHEMA_VERSION, migrate
+
+    async def go():
+        conn = await _connect(cfg, check=False)
+        try:
+            return await migrate(conn)
+        finally:
+            await conn.close()
+
+    applied = asyncio.run(go())
+    if applied:
+        print(f"applied migrations {', '.join(f'{v:03d}' for v in applied)}; schema at version {SCHEMA_VERSION}")
+    else:
+        print(f"schema already at version {SCHEMA_VERSION}; nothing to do")
+    return EXIT_OK
+
+
+def _read_roster_file(path: str):
+    from leakwatch.roster.reader import count_data_rows, read_roster
+
+    total = count_data_rows(path)
+    bar = _progress(total, "rows", "reading")
+    try:
+        return read_roster(path, progress=(lambda n: bar.update(n - bar.n)) if bar else None)
+    finally:
+        if bar:
+            bar.close()
+
+
+def cmd_roster_import(args, cfg: Config) -> int:
+    from leakwatch.db.store import write_enrolment
+    from leakwatch.roster.enrol import enrol_parallel
+
+    hasher = load_hasher(cfg)
+    read = _read_roster_file(args.file)
+    if read.problems:
+        for p in read.problems[:50]:
+            print(f"error: {p}", file=sys.stderr)
+        if len(read.problems) > 50:
+            print(f"error: ... and {len(read.problems) - 50} more", file=sys.stderr)
+        if not args.skip_invalid:
+            print(f"{args.file}: {len(read.problems)} problem(s); nothing enrolled "
+                  "(fix them, or pass --skip-invalid to enrol the valid rows)", file=sys.stderr)
+            return EXIT_ERROR
+    if not read.rows:
+        print(f"{args.file}: no valid rows; nothing enrolled", file=sys.stderr)
+        return EXIT_ERROR
+    from leakwatch.keys import load_key
+
+    bar = _progress(len(read.rows), "staff", "hashing")
+    enrolment = enrol_parallel(read.rows, load_key(cfg.key_file), cfg.roster.sensitive_units,
+                               progress=bar.update if bar else None)
+    if bar:
+        bar.close()
+    rejected = len({(p.sheet, p.line) for p in read.problems})
+    del read  # the plaintext goes no further
+
+    async def go():
+        conn = await _connect(cfg)
+        try:
+            return await write_enrolment(conn, enrolment, fingerprint=hasher.fingerprint,
+                                         replace=args.replace, rejected=rejected)
+        finally:
+            await conn.close()
+
+    counts = asyncio.run(go())
+    entries = ", ".join(f"{k} {v}" for k, v in sorted(enrolment.counts.items()))
+    summary = ", ".join(f"{k} {v}" for k, v in counts.items())
+    print(f"{summary}; index entries: {entries}")
+    event(log, "roster_imported", **counts)
+    return EXIT_OK
+
+
+def cmd_roster_refs(args, cfg: Config) -> int:
+    hasher = load_hasher(cfg)
+    read = _read_roster_file(args.file)
+    for p in read.problems:
+        print(f"warning: {p}", file=sys.stderr)
+    out = sys.stdout
+    out.write("staff_id,ref\n")
+    for row in read.rows:
+        sid = row.staff_id
+        if any(c in sid for c in ',"\n'):
+            sid = '"' + sid.replace('"', '""') + '"'
+        out.write(f"{sid},{hasher.ref(row.staff_id)}\n")
+    return EXIT_ERROR if read.problems and not read.rows else EXIT_OK
+
+
+def cmd_roster_stats(args, cfg: Config) -> int:
+    from leakwatch.db.store import roster_stats
+
+    async def go():
+        conn = await _connect(cfg)
+        try:
+            return await roster_stats(conn)
+        finally:
+            await conn.close()
+
+    stats = asyncio.run(go())
+    if args.format == "json":
+        print(json.dumps(stats, default=str))
+    else:
+        for k, v in stats.items():
+            print(f"{k:12} {v}")
+    return EXIT_OK
+
+
+def cmd_scan(args, cfg: Config) -> int:
+    from leakwatch.scan import Scanner, count_size, iter_files, limits_from, scan_files
+
+    min_sev = Severity.parse(args.min_severity) if args.min_severity else (
+        Severity.NONE if args.format == "jsonl" else Severity.LOW)
+    try:
+        files = list(iter_files(args.paths))
+    except FileNotFoundError as exc:
+        print(f"error: {exc.args[0]}: no such file or folder", file=sys.stderr)
+        return EXIT_ERROR
+    hasher = load_hasher(cfg)
+    ctx = asyncio.run(load_context(cfg, hasher))
+    scanner = Scanner(ctx)
+    bar = _progress(count_size(files), "B", "scanning")
+    worst = Severity.NONE
+    errors = 0
+    out = sys.stdout
+    for res in scan_files(files, scanner, limits_from(cfg), workers=args.workers or cfg.match.workers):
+        if bar:
+            bar.update(res.size)
+        if res.error:
+            errors += 1
+            print(f"error: {res.path}: {res.error}", file=sys.stderr)
+            continue
+        for f in res.findings:
+            sev = Severity(f.pop("_severity"))
+            worst = max(worst, sev)
+            if sev < min_sev:
+                continue
+            if args.format == "jsonl":
+                out.write(json.dumps(f) + "\n")
+            else:
+                out.write(_text_finding(f))
+        out.flush()
+    if bar:
+        bar.close()
+    event(log, "scan_done", files=len(files), errors=errors, worst=str(worst))
+    if errors:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if worst >= max(min_sev, Severity.LOW) else EXIT_OK
+
+
+def _text_finding(f: dict) -> str:
+    lines = [f"{f['severity'].upper():8} {f['source']}  score {f['score']}"]
+    lines += [f"         {r}" for r in f["reasons"]]
+    if f["staff"]:
+        refs = ", ".join(s["ref"] for s in f["staff"][:10])
+        more = f" (+{len(f['staff']) - 10} more)" if len(f["staff"]) > 10 else ""
+        lines.append(f"         staff: {refs}{more}")
+    return "\n".join(lines) + "\n"
+
+
+def cmd_demo(args, cfg: Config) -> int:
+    from leakwatch.demo import run_demo
+
+    return run_demo(cfg, Path(args.dir))
+
+
+# --------------------------------------------------------------------------- parser
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="leakwatch",
+        description="Watch public places for leaked staff data, matched against a roster held only as keyed hashes.",
+        epilog=ENV_HELP + "\nexit codes: 0 ok / nothing found, 1 findings (scan), 2 error, 130 interrupted",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"leakwatch {__version__}")
+    p.add_argument("--config", metavar="FILE", help="TOML configuration file (env LEAKWATCH_CONFIG)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(parent, name, func, help_, desc=None):
+        sp = parent.add_parser(name, help=help_, description=desc or help_, epilog=ENV_HELP,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+        sp.set_defaults(func=func)
+        return sp
+
+    key = sub.add_parser("key", help="manage the roster key", description="Manage the roster key.")
+    keysub = key.add_subparsers(dest="key_command", metavar="ACTION", required=True)
+    kg = add(keysub, "generate", cmd_key_generate, "write 32 random bytes to a new key file (mode 0600)",
+             "Write a new 32-byte roster key to PATH with mode 0600. Refuses to overwrite an existing file.")
+    kg.add_argument("path", metavar="PATH", help="where to write the key")
+
+    db = sub.add_parser("db", help="database schema", description="Database schema management.")
+    dbsub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    add(dbsub, "migrate", cmd_db_migrate, "apply pending SQL migrations (advisory-locked, idempotent)")
+
+    roster = sub.add_parser("roster", help="enrol and inspect the staff roster",
+                            description="Enrol and inspect the staff roster (stored as keyed hashes only).")
+    rsub = roster.add_subparsers(dest="roster_command", metavar="ACTION", required=True)
+    ri = add(rsub, "import", cmd_roster_import, "enrol a CSV/TSV or XLSX roster as keyed hashes",
+             "Enrol a roster file (CSV/TSV or XLSX with a header row; columns in docs/roster-format.md) "
+             "in one transaction: the whole file or nothing. Needs LEAKWATCH_KEY_FILE.")
+    ri.add_argument("file", metavar="FILE")
+    ri.add_argument("--replace", action="store_true",
+                    help="staff missing from FILE become leavers (still watched for [roster] leaver_days)")
+    ri.add_argument("--skip-invalid", action="store_true",
+                    help="enrol the valid rows and report the invalid ones, instead of refusing the file")
+    rr = add(rsub, "refs", cmd_roster_refs, "print staff_id,ref for each row, computed locally with the key",
+             "Print `staff_id,ref` for every valid row of FILE, computed with the key, without the database.")
+    rr.add_argument("file", metavar="FILE")
+    rs = add(rsub, "stats", cmd_roster_stats, "counts of enrolled staff and index entries (nothing identifying)")
+    rs.add_argument("--format", choices=("text", "json"), default="text")
+
+    sc = add(sub, "scan", cmd_scan, "scan files, folders and archives for staff data",
+             "Scan files, folders (recursively) and archives (member by member). Prints one result per "
+             "document: text, or JSON lines with --format jsonl. Exit 0: nothing found; 1: findings at or "
+             "above --min-severity (and at least low); 2: an error (a file could not be read).")
+    sc.add_argument("paths", nargs="+", metavar="PATH")
+    sc.add_argument("--format", choices=("text", "jsonl"), default="text",
+                    help="text (default) or jsonl: one JSON object per document")
+    sc.add_argument("--min-severity", choices=[str(s) for s in Severity],
+                    help="print documents at or above this (default: none for jsonl, low for text)")
+    sc.add_argument("--workers", type=int, default=0,
+                    help="worker processes (default: [match] workers, else one per core; env LEAKWATCH_MATCH_WORKERS)")
+
+    dm = add(sub, "demo", cmd_demo, "zero-setup demonstration: embedded Postgres, synthetic roster and leak",
+             "Start an embedded Postgres, generate a synthetic roster and key, enrol it, write synthetic "
+             "leaks (a staff list, a hidden-sheet spreadsheet, a paste) and benign files, scan them and "
+             "print the findings. All data is generated; nothing leaves the machine.")
+    dm.add_argument("--dir", default=".leakwatch/demo", help="working folder (default .leakwatch/demo)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        cfg = load_config(args.config)
+        setup_logging(cfg.log_format, cfg.log_level)
+        return args.func(args, cfg)
+    except LeakwatchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,95 @@
+-- get_meta --
+SELECT value FROM meta WHERE key = $1;
+
+-- set_meta --
+INSERT INTO meta (key, value) VALUES ($1, $2)
+ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
+
+-- lock_roster --
+SELECT pg_advisory_xact_lock(hashtext('leakwatch.roster'));
+
+-- create_incoming --
+CREATE TEMP TABLE incoming_staff (
+    ref text, rank text, unit text, vetting text, sensitive boolean, digest bytea
+) ON COMMIT DROP;
+CREATE TEMP TABLE incoming_entries (
+    ref text, field smallint, kind smallint, keys bigint[]
+) ON COMMIT DROP;
+CREATE TEMP TABLE incoming_tokens (key bigint) ON COMMIT DROP;
+
+-- count_changes --
+SELECT
+    count(*) FILTER (WHERE s.id IS NULL)                                     AS new,
+    count(*) FILTER (WHERE s.id IS NOT NULL AND (s.digest <> i.digest OR NOT s.active
+                     OR s.rank IS DISTINCT FROM i.rank OR s.unit IS DISTINCT FROM i.unit
+                     OR s.vetting IS DISTINCT FROM i.vetting OR s.sensitive <> i.sensitive)) AS updated,
+    count(*) FILTER (WHERE s.id IS NOT NULL AND s.digest = i.digest AND s.active
+                     AND s.rank IS NOT DISTINCT FROM i.rank AND s.unit IS NOT DISTINCT FROM i.unit
+                     AND s.vetting IS NOT DISTINCT FROM i.vetting AND s.sensitive = i.sensitive) AS unchanged
+FROM incoming_staff i LEFT JOIN staff s ON s.ref = i.ref;
+
+-- upsert_staff --
+INSERT INTO staff (ref, rank, unit, vetting, sensitive, digest)
+SELECT ref, rank, unit, vetting, sensitive, digest FROM incoming_staff
+ON CONFLICT (ref) DO UPDATE SET
+    rank = EXCLUDED.rank, unit = EXCLUDED.unit, vetting = EXCLUDED.vetting,
+    sensitive = EXCLUDED.sensitive, digest = EXCLUDED.digest,
+    active = true, left_at = NULL, updated_at = now()
+WHERE staff.digest <> EXCLUDED.digest OR NOT staff.active
+   OR staff.rank IS DISTINCT FROM EXCLUDED.rank OR staff.unit IS DISTINCT FROM EXCLUDED.unit
+   OR staff.vetting IS DISTINCT FROM EXCLUDED.vetting OR staff.sensitive <> EXCLUDED.sensitive;
+
+-- delete_changed_entries --
+-- Staff upserted in this transaction (new or changed) get their entries rewritten whole.
+DELETE FROM staff_entries e USING staff s
+WHERE e.staff_id = s.id AND s.updated_at = now()
+  AND EXISTS (SELECT 1 FROM incoming_staff i WHERE i.ref = s.ref);
+
+-- insert_changed_entries --
+INSERT INTO staff_entries (staff_id, field, kind, keys)
+SELECT s.id, ie.field, ie.kind, ie.keys
+FROM incoming_entries ie JOIN staff s ON s.ref = ie.ref
+WHERE s.updated_at = now();
+
+-- insert_tokens --
+INSERT INTO name_tokens (key) SELECT DISTINCT key FROM incoming_tokens
+ON CONFLICT (key) DO NOTHING;
+
+-- deactivate_missing --
+UPDATE staff SET active = false, left_at = now(), updated_at = now()
+WHERE active AND NOT EXISTS (SELECT 1 FROM incoming_staff i WHERE i.ref = staff.ref);
+
+-- record_import --
+INSERT INTO roster_imports (replace, enrolled, updated, unchanged, deactivated, rejected, entries)
+VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb);
+
+-- load_staff --
+-- Active staff, and leavers still inside the watch period.
+SELECT id, ref, rank, unit, vetting, sensitive, NOT active AS leaver
+FROM staff
+WHERE active OR left_at > now() - make_interval(days => $1)
+ORDER BY id;
+
+-- load_entries --
+-- Keys as one big-endian bytea per row: decoded by numpy, not a Python int at a time.
+SELECT e.staff_id, e.field, e.kind,
+       (SELECT string_agg(int8send(k), ''::bytea ORDER BY ord) FROM unnest(e.keys) WITH ORDINALITY AS u(k, ord)) AS keys
+FROM staff_entries e JOIN staff s ON s.id = e.staff_id
+WHERE s.active OR s.left_at > now() - make_interval(days => $1);
+
+-- load_name_tokens --
+SELECT key FROM name_tokens;
+
+-- roster_stats --
+SELECT
+    count(*) FILTER (WHERE active)                      AS active,
+    count(*) FILTER (WHERE NOT active)                  AS leavers,
+    count(*) FILTER (WHERE sensitive AND active)        AS sensitive,
+    (SELECT count(*) FROM name_tokens)                  AS name_tokens,
+    (SELECT count(*) FROM roster_imports)               AS imports,
+    (SELECT max(imported_at) FROM roster_imports)       AS last_import
+FROM staff;
+
+-- entries_by_field --
+SELECT field, kind, sum(cardinality(keys))::bigint AS n
+FROM staff_entries GROUP BY field, kind ORDER BY field, kind;

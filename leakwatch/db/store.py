@@ -1,0 +1,76 @@
+"""Roster storage: write an enrolment in one transaction, read the hashed index back."""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+
+from leakwatch.db import q
+from leakwatch.errors import KeyMismatch
+
+FINGERPRINT = "key_fingerprint"
+
+
+async def check_key(conn: asyncpg.Connection, fingerprint: str, *, claim: bool = False) -> None:
+    """Refuse a key other than the one the database was enrolled under; record it when claiming."""
+    found = await conn.fetchval(q("get_meta"), FINGERPRINT)
+    if found is None:
+        if claim:
+            await conn.execute(q("set_meta"), FINGERPRINT, fingerprint)
+        return
+    if found != fingerprint:
+        raise KeyMismatch(
+            f"LEAKWATCH_KEY_FILE: this database was enrolled under key {found[:12]}…, the key file holds "
+            f"key {fingerprint[:12]}…; use the original key, or re-enrol into a fresh database to rotate "
+            "(docs/operations.md, key rotation)")
+
+
+async def write_enrolment(conn: asyncpg.Connection, enrolment, *, fingerprint: str, replace: bool,
+                          rejected: int) -> dict[str, int]:
+    """Store an enrolment: all of it or nothing. Returns enrolled/updated/unchanged/deactivated counts."""
+    async with conn.transaction():
+        await conn.execute(q("lock_roster"))
+        await check_key(conn, fingerprint, claim=True)
+        await conn.execute(q("create_incoming"))
+        await conn.copy_records_to_table(
+            "incoming_staff",
+            records=[(s.ref, s.rank, s.unit, s.vetting, s.sensitive, s.digest) for s in enrolment.staff],
+            columns=["ref", "rank", "unit", "vetting", "sensitive", "digest"])
+        await conn.copy_records_to_table(
+            "incoming_entries",
+            records=[(s.ref, f, k, keys) for s in enrolment.staff for f, k, keys in s.entries],
+            columns=["ref", "field", "kind", "keys"])
+        await conn.copy_records_to_table(
+            "incoming_tokens", records=[(t,) for t in enrolment.tokens], columns=["key"])
+        changes = await conn.fetchrow(q("count_changes"))
+        await conn.execute(q("upsert_staff"))
+        await conn.execute(q("delete_changed_entries"))
+        await conn.execute(q("insert_changed_entries"))
+        await conn.execute(q("insert_tokens"))
+        deactivated = 0
+        if replace:
+            status = await conn.execute(q("deactivate_missing"))
+            deactivated = int(status.split()[-1])
+        counts = {"enrolled": changes["new"], "updated": changes["updated"], "unchanged": changes["unchanged"],
+                  "deactivated": deactivated, "rejected": rejected}
+        await conn.execute(q("record_import"), replace, counts["enrolled"], counts["updated"], counts["unchanged"],
+                           deactivated, rejected, json.dumps(dict(enrolment.counts)))
+    return counts
+
+
+async def load_roster(conn: asyncpg.Connection, leaver_days: int):
+    """(staff rows, entry rows, name tokens) for building a RosterIndex; staff ids mapped to 0..n-1."""
+    staff = await conn.fetch(q("load_staff"), leaver_days)
+    position = {r["id"]: i for i, r in enumerate(staff)}
+    entries = []
+    for r in await conn.fetch(q("load_entries"), leaver_days):
+        entries.append((position[r["staff_id"]], r["field"], r["kind"], r["keys"]))
+    tokens = [r["key"] for r in await conn.fetch(q("load_name_tokens"))]
+    return staff, entries, tokens
+
+
+async def roster_stats(conn: asyncpg.Connection) -> dict:
+    row = dict(await conn.fetchrow(q("roster_stats")))
+    row["entries"] = {f"{r['field']}/{r['kind']}": r["n"] for r in await conn.fetch(q("entries_by_field"))}
+    return row

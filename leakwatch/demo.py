@@ -1,0 +1,149 @@
+"""`leakwatch demo`: the whole job on generated data, with nothing installed but Python.
+
+Starts (or reuses) an embedded Postgres, writes a key and a synthetic roster drawn
+from the shipped name-frequency table, enrols it, writes synthetic leaks and
+benign files, scans them and prints what was found. Every person is generated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import gzip
+import random
+import sys
+import time
+from pathlib import Path
+
+from leakwatch.config import Config
+from leakwatch.population import DEFAULT_PATH
+
+RANKS = ["PC", "PC", "PC", "DC", "PS", "DS", "Insp", "DI", "Ch Insp", "Supt", "Police Staff"]
+UNITS = ["Territorial Policing", "Roads Policing", "Custody", "Forensics", "Public Order",
+         "Counter Terrorism Command", "Professional Standards", "Safer Neighbourhoods"]
+VETTING = ["NPPV2", "NPPV3", "RV", "CTC", "SC", "DV"]
+DOMAIN = "demo-force.police.example"
+STATIONS = ["Northgate", "Riverside", "Eastbrook", "Hillcrest", "Westmarsh"]
+
+
+def _names(rng: random.Random):
+    forenames, fw, surnames, sw = [], [], [], []
+    with gzip.open(DEFAULT_PATH, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            kind, name, freq = line.rstrip("\n").split("\t")
+            (forenames if kind == "forename" else surnames).append(name.title())
+            (fw if kind == "forename" else sw).append(float(freq))
+    return lambda: (rng.choices(forenames, fw)[0], rng.choices(surnames, sw)[0])
+
+
+def write_roster(path: Path, n: int, rng: random.Random) -> list[dict]:
+    person = _names(rng)
+    pays = rng.sample(range(100000, 999999), n)
+    warrants = rng.sample(range(1000, 999999), n)
+    staff = []
+    for i in range(n):
+        fn, sn = person()
+        staff.append({
+            "staff_id": f"E{100000 + i}", "forenames": fn, "surname": sn, "pay_number": str(pays[i]),
+            "warrant_number": str(warrants[i]), "email": f"{fn}.{sn}{i}@{DOMAIN}".lower().replace(" ", ""),
+            "rank": rng.choice(RANKS), "unit": rng.choice(UNITS), "vetting": rng.choice(VETTING),
+        })
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(staff[0]))
+        w.writeheader()
+        w.writerows(staff)
+    return staff
+
+
+def write_leaks(inbox: Path, staff: list[dict], rng: random.Random) -> None:
+    inbox.mkdir(parents=True, exist_ok=True)
+    person = _names(rng)
+    leaked = rng.sample(staff, 40)
+    with (inbox / "supplier_export.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["Surname", "Forename", "Rank", "Unit", "Pay No", "Vetting"])
+        for s in leaked:
+            w.writerow([s["surname"].upper(), s["forenames"], s["rank"], s["unit"], s["pay_number"], s["vetting"]])
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Summary"
+    ws.append(["Freedom of Information response: officers by rank"])
+    ws.append(["Rank", "Headcount"])
+    for r in ("PC", "PS", "Insp"):
+        ws.append([r, rng.randint(100, 3000)])
+    hidden = wb.create_sheet("Data")
+    hidden.sheet_state = "hidden"
+    hidden.append(["Surname", "Initial", "Rank", "Station"])
+    for s in rng.sample(staff, 300):
+        hidden.append([s["surname"], s["forenames"][0], s["rank"], rng.choice(STATIONS)])
+    wb.save(inbox / "foi_response.xlsx")
+    officer = rng.choice(staff)
+    (inbox / "paste_8f3k2.txt").write_text(
+        "found this one lol\n"
+        f"{officer['rank']} {officer['forenames']} {officer['surname']} warrant {officer['warrant_number']}\n"
+        f"works {officer['unit']}, seen at {rng.choice(STATIONS)} most days\n")
+    with (inbox / "club_members.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["Surname", "Forename", "Membership No"])
+        for _ in range(40):
+            fn, sn = person()
+            w.writerow([sn, fn, rng.randint(100000, 999999)])
+    (inbox / "release_notes.txt").write_text(
+        "v2.3.1\n- fixed the login redirect\n- upgraded the parser\n- thanks to everyone who reported bugs\n")
+
+
+def run_demo(cfg: Config, workdir: Path) -> int:
+    from leakwatch import cli
+    from leakwatch.db import migrate
+    from leakwatch.db.store import write_enrolment
+    from leakwatch.keys import Hasher, generate_key_file, load_key
+    from leakwatch.roster.enrol import enrol_parallel
+    from leakwatch.roster.reader import read_roster
+    from leakwatch.scan import Scanner, iter_files, limits_from, scan_files
+
+    t0 = time.monotonic()
+    workdir.mkdir(parents=True, exist_ok=True)
+    say = lambda msg: print(f"[demo {time.monotonic() - t0:5.1f}s] {msg}", flush=True)  # noqa: E731
+    key_file = workdir / "roster.key"
+    if not key_file.exists():
+        generate_key_file(key_file)
+    cfg = Config(**{**cfg.__dict__, "key_file": str(key_file), "data_dir": str(workdir.parent),
+                    "match": type(cfg.match)(**{**cfg.match.__dict__, "force_domains": (DOMAIN,)})})
+    say("starting Postgres" + (" (embedded)" if not cfg.database_url else ""))
+    dsn = cli.resolve_dsn(cfg)
+    cfg = Config(**{**cfg.__dict__, "database_url": dsn})
+    hasher = Hasher(load_key(key_file))
+
+    async def prepare(enrolment=None):
+        conn = await cli._connect(cfg, check=False)
+        try:
+            await migrate(conn)
+            if enrolment is not None:
+                return await write_enrolment(conn, enrolment, fingerprint=hasher.fingerprint, replace=True,
+                                             rejected=0)
+        finally:
+            await conn.close()
+
+    asyncio.run(prepare())
+    rng = random.Random(2023)
+    roster_path = workdir / "roster.csv"
+    say("generating a synthetic roster of 5,000 staff (generated names and numbers)")
+    staff = write_roster(roster_path, 5000, rng)
+    read = read_roster(roster_path)
+    enrolment = enrol_parallel(read.rows, load_key(key_file), cfg.roster.sensitive_units)
+    counts = asyncio.run(prepare(enrolment))
+    say(f"enrolled as keyed hashes: {counts}")
+    inbox = workdir / "inbox"
+    write_leaks(inbox, staff, rng)
+    say(f"wrote synthetic leaks and benign files to {inbox}")
+    ctx = asyncio.run(cli.load_context(cfg, hasher))
+    files = list(iter_files([str(inbox)]))
+    say(f"scanning {len(files)} files")
+    for res in scan_files(files, Scanner(ctx), limits_from(cfg), workers=1):
+        for f in res.findings:
+            f.pop("_severity")
+            sys.stdout.write(cli._text_finding(f))
+    say("done. Try: LEAKWATCH_KEY_FILE=%s .venv/bin/leakwatch scan --format jsonl %s" % (key_file, inbox))
+    return 0

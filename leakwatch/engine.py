@@ -1,0 +1,224 @@
+"""The evidence model: matcher evidence -> per-record likelihoods -> document score -> severity.
+
+Two hypotheses about a document's records (rows, lines, objects):
+
+* H0: they are about other people (or no one). A record shows a staff member's
+  value only by chance, with the probability the population gives that value.
+* H1: a fraction 1 - pi of them are our staff's records; the rest are as under H0.
+
+For record i, r_i = P(record | it is a staff member's) / P(record | H0)
+= (1/R) * sum over matched staff s of prod over kinds of 1/P0(kind value), where R
+is the roster size and P0 the chance a stranger's record shows that value (1/f for a
+name of population frequency f, 10^digits for an exact number). Under H0 the
+expected r_i is 1, whatever the shape of the list; that is the chance correction.
+
+The document score is the generalised log likelihood ratio, maximised over pi:
+
+    S = max_pi sum_i log10((1 - pi) r_i + pi)
+
+over all n records (unmatched records have r_i = 0 and contribute log10 pi). A
+list of other people of the same shape scores about 0; 40 rare staff names
+outweigh 400 common ones; a few staff rows hidden in a long list still stand out,
+less the log of how many rows they hid among. See docs/evidence-model.md.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from leakwatch.index import MatchContext
+from leakwatch.models import Document, Evidence, Finding, Severity, StaffHit
+
+NAME_FAMILY = {"name": "name", "initial_name": "name"}
+IDENTIFIER_KINDS = ("pay_number", "warrant_number", "email")
+NAME_CAP = 9.0  # log10: no name alone is rarer than one in a billion (table gaps, not evidence)
+RECORD_CAP = 15.0  # log10 per record: one record cannot outweigh a list on its own
+CONFIDENT = 0.5  # staff reported at or above this posterior
+CONFIRMED = 0.99  # ... and called confirmed above this
+
+# Severity thresholds on the document score S (log10 likelihood ratio), measured on the
+# labelled corpus in benchmarks/ (docs/evidence-model.md gives the figures).
+LOW_SCORE = 1.0
+MEDIUM_SCORE = 3.0
+HIGH_SCORE = 6.0
+CRITICAL_SCORE = 10.0
+BULK_STAFF = 10  # distinct staff that make a bulk leak
+
+
+@dataclass(slots=True)
+class _RecordView:
+    index: int
+    log_r: float  # log10 r_i
+    staff: dict[int, dict[str, float]]  # staff -> kind family -> log10 strength
+
+
+def _log10_sum(values: list[float]) -> float:
+    top = max(values)
+    return top + math.log10(sum(10 ** (v - top) for v in values))
+
+
+def glr(log_r: np.ndarray, n: int) -> tuple[float, float]:
+    """(S, pi): the maximised log10 likelihood ratio over the mixing fraction pi, and that pi.
+
+    log_r holds log10 r_i of the matched records; the other n - len(log_r) have r = 0.
+    The objective is concave in pi, so its derivative is bisected.
+    """
+    m = len(log_r)
+    if m == 0:
+        return 0.0, 1.0
+    r = np.power(10.0, np.minimum(log_r, RECORD_CAP))
+    rest = max(n - m, 0)
+
+    def grad(pi: float) -> float:
+        return float(np.sum((1.0 - r) / ((1.0 - pi) * r + pi))) + (rest / pi if rest else 0.0)
+
+    def value(pi: float) -> float:
+        v = float(np.sum(np.log10((1.0 - pi) * r + pi)))
+        return v + (rest * math.log10(pi) if rest else 0.0)
+
+    if grad(1.0) >= 0:
+        return 0.0, 1.0
+    lo, hi = 1e-12, 1.0
+    if grad(lo) <= 0:
+        return value(0.0) if rest == 0 else value(lo), 0.0
+    for _ in range(80):
+        mid = (lo + hi) / 2
+        if grad(mid) > 0:
+            lo = mid
+        else:
+            hi = mid
+    pi = (lo + hi) / 2
+    return max(value(pi), 0.0), pi
+
+
+def assess(doc: Document, evidence: list[Evidence], ctx: MatchContext) -> Finding:
+    """Score a document's evidence into a finding (possibly of severity none)."""
+    R = ctx.roster_size
+    log_R = math.log10(R)
+    per_record: dict[int, dict[int, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
+    kinds_of: dict[int, set[str]] = defaultdict(set)
+    fuzzy_of: dict[int, bool] = {}
+    credentials: list[dict] = []
+    context: dict[str, Evidence] = {}
+    force_emails = 0
+    for ev in evidence:
+        if ev.kind == "credential":
+            credentials.append({"address": ev.snippet.split(" : ")[0], "kind": ev.detail,
+                                "ref": None if ev.staff is None else ctx.index.table.refs[ev.staff],
+                                "where": doc.records[ev.record].where})
+            continue
+        if ev.kind == "context":
+            context.setdefault(ev.detail, ev)
+            continue
+        if ev.kind == "force_email":
+            force_emails += 1
+            continue
+        if ev.staff is None:
+            continue
+        family = NAME_FAMILY.get(ev.kind, ev.kind)
+        strength = min(ev.log_lr, NAME_CAP) if family == "name" else ev.log_lr
+        slot = per_record[ev.record][ev.staff]
+        if strength > slot.get(family, -math.inf):
+            slot[family] = strength
+        kinds_of[ev.staff].add(ev.kind)
+        fuzzy_of[ev.staff] = fuzzy_of.get(ev.staff, False) or ev.fuzzy
+
+    records: list[_RecordView] = []
+    for rec, staff in per_record.items():
+        per_staff = [sum(fam.values()) - log_R for fam in staff.values()]
+        records.append(_RecordView(rec, min(_log10_sum(per_staff), RECORD_CAP), staff))
+    n = max(len(doc.records), len(records), 1)
+    score, pi = glr(np.array([rv.log_r for rv in records]), n)
+
+    # Posterior that a record is a staff member's, shared among the staff it matched.
+    confidence: dict[int, float] = {}
+    strength: dict[int, float] = {}
+    with_identifier: set[int] = set()
+    for rv in records:
+        r = 10 ** rv.log_r
+        rho = (1 - pi) * r / ((1 - pi) * r + pi) if r > 0 else 0.0
+        weights = {s: 10 ** (sum(f.values()) - log_R) for s, f in rv.staff.items()}
+        total = sum(weights.values())
+        for s, w in weights.items():
+            c = rho * w / total
+            if c > confidence.get(s, 0.0):
+                confidence[s] = c
+                strength[s] = sum(rv.staff[s].values()) - log_R
+            if "name" in rv.staff[s] and any(k in rv.staff[s] for k in IDENTIFIER_KINDS):
+                with_identifier.add(s)
+
+    table = ctx.index.table if ctx.index is not None else None
+    hits: list[StaffHit] = []
+    for s, c in sorted(confidence.items(), key=lambda kv: -kv[1]):
+        if c < CONFIDENT:
+            continue
+        hits.append(StaffHit(
+            ref=table.refs[s], kinds=sorted(kinds_of[s]), confidence=c, log_lr=strength[s],
+            rank=table.rank[s], unit=table.unit[s], sensitive=table.sensitive[s],
+        ))
+    staff_index = {table.refs[s]: s for s in confidence} if table else {}
+
+    severity, why = _severity(score, hits, staff_index, with_identifier, credentials, confidence)
+    reasons = _reasons(doc, hits, n, score, why, credentials, context, force_emails, fuzzy_of, staff_index)
+    return Finding(source=doc.source, severity=severity, score=score, staff=hits, credentials=credentials,
+                   reasons=reasons, rejections=list(doc.rejections), records=n)
+
+
+def _severity(score, hits, staff_index, with_identifier, credentials, confidence) -> tuple[Severity, str]:
+    confirmed_ids = [h for h in hits if staff_index[h.ref] in with_identifier and h.confidence >= CONFIRMED]
+    if score >= CRITICAL_SCORE and len(hits) >= BULK_STAFF:
+        return Severity.CRITICAL, "bulk leak"
+    if any(h.sensitive for h in confirmed_ids):
+        return Severity.CRITICAL, "sensitive-unit staff with identifiers"
+    if credentials:
+        return Severity.HIGH, "credentials"
+    if confirmed_ids:
+        return Severity.HIGH, "staff with identifiers"
+    if score >= HIGH_SCORE and len(hits) >= 2:
+        return Severity.HIGH, "staff list"
+    sev = Severity.NONE
+    if score >= MEDIUM_SCORE:
+        sev = Severity.MEDIUM
+    elif score >= LOW_SCORE or hits:
+        sev = Severity.LOW
+    return sev, ""
+
+
+def _reasons(doc, hits, n, score, why, credentials, context, force_emails, fuzzy_of, staff_index) -> list[str]:
+    out: list[str] = []
+    if hits:
+        tables = doc.tables
+        shape = f"a {n}-row table" if tables and sum(len(t) for t in tables.values()) >= n * 0.8 else f"{n} records"
+        kinds = defaultdict(int)
+        for h in hits:
+            for k in h.kinds:
+                kinds[k] += 1
+        parts = [f"{len(hits)} staff member{'s' if len(hits) != 1 else ''} in {shape}"]
+        for k in ("name", "initial_name", "pay_number", "warrant_number", "email"):
+            if kinds.get(k):
+                parts.append(f"{kinds[k]} by {k.replace('_', ' ')}")
+        out.append("; ".join(parts))
+        sensitive = sum(h.sensitive for h in hits)
+        if sensitive:
+            out.append(f"{sensitive} in sensitive units")
+        fuzzy = sum(1 for h in hits if fuzzy_of.get(staff_index[h.ref]))
+        if fuzzy:
+            out.append(f"{fuzzy} matched only within one edit (typos, look-alikes)")
+    if credentials:
+        out.append(f"{len(credentials)} force or staff e-mail address{'es' if len(credentials) != 1 else ''} "
+                   "with a password beside it")
+    if force_emails:
+        out.append(f"{force_emails} force-domain address{'es' if force_emails != 1 else ''} not on the roster")
+    if context:
+        out.append("context: " + ", ".join(sorted(context)))
+    if score > 0:
+        out.append(f"likelihood ratio 10^{score:.1f} against a list of other people")
+    if why:
+        out.append(f"severity: {why}")
+    for rej in doc.rejections:
+        out.append(f"not fully read: {rej}")
+    return out

@@ -1,0 +1,187 @@
+"""The hashed roster in memory, and the context matchers work in.
+
+`RosterIndex` is built from the database's keyed entries (never from plaintext):
+a sorted int64 array of keys with the staff member, field and kind of each, so
+250,000 staff with their fuzzy neighbourhoods fit in about 100 MB.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from leakwatch.keys import Hasher, combine, with_position
+from leakwatch.normalise import deletions
+
+MIN_FUZZY_NAME = 5  # letters: edit distance 1 on shorter names matches too much by chance
+MIN_FUZZY_NUMBER = 5  # digits
+
+
+class Field(enum.IntEnum):
+    """Which roster field an entry came from."""
+
+    NAME = 1  # forename (or nickname) with surname
+    INITIAL = 2  # initial with surname
+    PAY = 3
+    WARRANT = 4
+    EMAIL = 5
+    TOKEN = 6  # a name token, unlinked to anyone: stored in the prefilter set, not per staff
+
+
+class Kind(enum.IntEnum):
+    EXACT = 0
+    DEL = 1  # one character deleted (the document has a deletion, or the roster value one more)
+    SUB = 2  # one character deleted, position mixed in: a substitution
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    staff: int
+    field: Field
+    kind: Kind
+
+    @property
+    def fuzzy(self) -> bool:
+        return self.kind != Kind.EXACT
+
+
+def variant_hashes(hasher: Hasher, label: str, value: str, fuzzy: bool) -> tuple[int, list[tuple[int, int]]]:
+    """The keyed hash of a value and, when fuzzy, of each one-deletion variant with its position."""
+    exact = hasher.token(label, value)
+    dels = [(i, hasher.token(label, d)) for i, d in deletions(value)] if fuzzy else []
+    return exact, dels
+
+
+def enrol_keys(exact: int, dels: list[tuple[int, int]], wrap=None) -> list[tuple[Kind, int]]:
+    """Index entries for one value: exact, and deletion neighbourhood (DEL and positional SUB)."""
+    w = wrap or (lambda k: k)
+    out = [(Kind.EXACT, w(exact))]
+    for i, d in dels:
+        out.append((Kind.DEL, w(d)))
+        out.append((Kind.SUB, w(with_position(d, i))))
+    return out
+
+
+def query_keys(exact: int, dels: list[tuple[int, int]], wrap=None) -> list[tuple[int, frozenset[Kind]]]:
+    """Keys to look up for a document value, each with the entry kinds that make a hit.
+
+    exact vs EXACT: equal; exact vs DEL: the document lost a character;
+    a deletion vs EXACT: the document gained one; a positioned deletion vs SUB:
+    one character differs. Together: Levenshtein distance <= 1.
+    """
+    w = wrap or (lambda k: k)
+    out = [(w(exact), _EXACT_OR_DEL)]
+    for i, d in dels:
+        out.append((w(d), _EXACT_ONLY))
+        out.append((w(with_position(d, i)), _SUB_ONLY))
+    return out
+
+
+_EXACT_OR_DEL = frozenset({Kind.EXACT, Kind.DEL})
+_EXACT_ONLY = frozenset({Kind.EXACT})
+_SUB_ONLY = frozenset({Kind.SUB})
+
+
+def pair_wrap(label: str, first: int | None = None, second: int | None = None):
+    """Wrap for keys of a two-part value (forename+surname): fixes one part, varies the other."""
+    if first is not None:
+        return lambda k: combine(label, first, k)
+    return lambda k: combine(label, k, second)
+
+
+@dataclass
+class StaffTable:
+    """What may be said about enrolled staff: refs and the non-identifying attributes."""
+
+    refs: list[str]
+    rank: list[str | None]
+    unit: list[str | None]
+    vetting: list[str | None]
+    sensitive: list[bool]
+    leaver: list[bool]
+
+    def __len__(self) -> int:
+        return len(self.refs)
+
+
+class RosterIndex:
+    """Sorted keyed-hash entries, looked up by key; answers "which staff, which field, exact or not"."""
+
+    def __init__(self, keys: np.ndarray, staff: np.ndarray, fields: np.ndarray, kinds: np.ndarray,
+                 name_tokens: set[int], table: StaffTable):
+        order = np.argsort(keys, kind="stable")
+        self.keys = keys[order]
+        self.staff = staff[order]
+        self.fields = fields[order]
+        self.kinds = kinds[order]
+        self.name_tokens = name_tokens
+        self.table = table
+
+    @classmethod
+    def from_entries(cls, rows, name_tokens, table: StaffTable) -> "RosterIndex":
+        """rows: iterable of (staff index, field, kind, list of keys)."""
+        ks, ss, fs, ds = [], [], [], []
+        for staff, fld, kind, keys in rows:
+            if isinstance(keys, (bytes, bytearray, memoryview)):
+                arr = np.frombuffer(keys, dtype=">i8").astype(np.int64)
+            else:
+                arr = np.asarray(keys, dtype=np.int64)
+            ks.append(arr)
+            ss.append(np.full(len(arr), staff, dtype=np.int32))
+            fs.append(np.full(len(arr), fld, dtype=np.int8))
+            ds.append(np.full(len(arr), kind, dtype=np.int8))
+        cat = (lambda xs, t: np.concatenate(xs) if xs else np.zeros(0, dtype=t))
+        return cls(cat(ks, np.int64), cat(ss, np.int32), cat(fs, np.int8), cat(ds, np.int8), set(name_tokens), table)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @property
+    def roster_size(self) -> int:
+        return len(self.table)
+
+    def lookup(self, key: int, kinds: frozenset[Kind] = frozenset(Kind)) -> list[Hit]:
+        lo = int(np.searchsorted(self.keys, key, side="left"))
+        if lo >= len(self.keys) or self.keys[lo] != key:
+            return []
+        hi = int(np.searchsorted(self.keys, key, side="right"))
+        out = []
+        for j in range(lo, hi):
+            kind = Kind(int(self.kinds[j]))
+            if kind in kinds:
+                out.append(Hit(int(self.staff[j]), Field(int(self.fields[j])), kind))
+        return out
+
+    def lookup_all(self, queries: list[tuple[int, frozenset[Kind]]]) -> list[Hit]:
+        """Hits for a value's query keys (see `query_keys`); exact hits first, no duplicates per staff."""
+        seen: dict[tuple[int, Field], Hit] = {}
+        for key, kinds in queries:
+            for hit in self.lookup(key, kinds):
+                prev = seen.get((hit.staff, hit.field))
+                if prev is None or (prev.fuzzy and not hit.fuzzy):
+                    seen[(hit.staff, hit.field)] = hit
+        return list(seen.values())
+
+
+@dataclass
+class MatchContext:
+    """Everything a matcher may use: the hasher, the hashed roster, public reference data, settings."""
+
+    hasher: Hasher
+    index: RosterIndex | None = None
+    population: object | None = None  # leakwatch.population.Population
+    force_domains: tuple[str, ...] = ()
+    force_names: tuple[str, ...] = ()
+    sensitive_units: tuple[str, ...] = ()
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def roster_size(self) -> int:
+        return max(1, self.index.roster_size if self.index is not None else 1)
+
+    def log_chance(self, p: float) -> float:
+        """log10 of 1/p, the strength of a value that a stranger's record shows with probability p."""
+        return -math.log10(max(p, 1e-15))

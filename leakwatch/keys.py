@@ -1,0 +1,121 @@
+"""The roster key: generation, loading, and the keyed hashes everything else is built from.
+
+Every value derived from the roster goes through `Hasher`: keyed BLAKE2b with a
+32-byte secret that lives in a file, never in the database. Whoever holds the
+database without the key file cannot test a guess; whoever holds both can (see
+docs/threat-model.md), so key custody is the real protection.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+import stat
+from pathlib import Path
+
+from leakwatch.errors import LeakwatchError
+
+KEY_BYTES = 32
+_MASK64 = (1 << 64) - 1
+
+
+class KeyError_(LeakwatchError):
+    """The key file is missing, unreadable, of the wrong size or too widely readable."""
+
+
+def generate_key_file(path: str | os.PathLike) -> Path:
+    """Write 32 random bytes to a new file with mode 0600; refuse to overwrite."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise KeyError_(f"{path}: exists; refusing to overwrite a key (delete it first if you mean to)") from None
+    except OSError as exc:
+        raise KeyError_(f"{path}: cannot create key file: {exc.strerror}") from None
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(secrets.token_bytes(KEY_BYTES))
+    os.chmod(path, 0o600)
+    return path
+
+
+def load_key(path: str | os.PathLike) -> bytes:
+    """Read a key file, checking its size and that group and others cannot read it."""
+    path = Path(path)
+    try:
+        st = path.stat()
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise KeyError_(f"{path}: key file not found (create one with `leakwatch key generate {path}`)") from None
+    except OSError as exc:
+        raise KeyError_(f"{path}: cannot read key file: {exc.strerror}") from None
+    if len(data) != KEY_BYTES:
+        raise KeyError_(f"{path}: key file holds {len(data)} bytes, expected {KEY_BYTES}")
+    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise KeyError_(f"{path}: key file is readable by group or others (mode {stat.S_IMODE(st.st_mode):o}); chmod 600 it")
+    return data
+
+
+def _person(label: str) -> bytes:
+    raw = label.encode()
+    if len(raw) > 16:
+        raise ValueError(f"hash label too long: {label}")
+    return raw.ljust(16, b"\0")
+
+
+def to_int64(digest: bytes) -> int:
+    """8 bytes as a signed 64-bit integer (Postgres bigint, numpy int64)."""
+    return int.from_bytes(digest[:8], "little", signed=True)
+
+
+class Hasher:
+    """Keyed hashes of normalised roster values and of candidate tokens from documents.
+
+    `token()` is memoised: a document repeats its words, and a scan repeats documents'
+    vocabularies, so most tokens are hashed once. The cache holds document tokens
+    (not roster values) and is bounded.
+    """
+
+    CACHE_LIMIT = 2_000_000  # entries; about 250 MB at worst, dropped whole when reached
+
+    def __init__(self, key: bytes):
+        if len(key) != KEY_BYTES:
+            raise ValueError(f"key must be {KEY_BYTES} bytes")
+        self._key = key
+        self._cache: dict[tuple[str, str], int] = {}
+        self.fingerprint = hashlib.blake2b(key, digest_size=16, person=_person("lw-fingerprint")).hexdigest()
+
+    def token(self, label: str, value: str) -> int:
+        """Keyed 64-bit hash of one normalised value under a label ("name", "num", ...)."""
+        k = (label, value)
+        h = self._cache.get(k)
+        if h is None:
+            if len(self._cache) >= self.CACHE_LIMIT:
+                self._cache.clear()
+            h = to_int64(hashlib.blake2b(value.encode(), key=self._key, digest_size=8, person=_person(label)).digest())
+            self._cache[k] = h
+        return h
+
+    def ref(self, staff_id: str) -> str:
+        """The stable opaque reference for an HR staff id: `s-` and 16 base32 characters."""
+        d = hashlib.blake2b(staff_id.strip().encode(), key=self._key, digest_size=10, person=_person("lw-ref")).digest()
+        return "s-" + base64.b32encode(d).decode().lower()
+
+
+def combine(label: str, *parts: int) -> int:
+    """Unkeyed 64-bit hash of keyed hashes: pairs such as (forename, surname).
+
+    The inputs are already keyed, so the output is as opaque as they are.
+    """
+    data = b"".join((p & _MASK64).to_bytes(8, "little") for p in parts)
+    return to_int64(hashlib.blake2b(data, digest_size=8, person=_person(label)).digest())
+
+
+# Fixed, public per-position constants: a substitution entry is the deletion hash
+# with its position mixed in, so a hit means Levenshtein distance <= 1, not <= 2.
+_POSITION = [to_int64(hashlib.blake2b(bytes([i]), digest_size=8, person=_person("lw-pos")).digest()) for i in range(64)]
+
+
+def with_position(h: int, pos: int) -> int:
+    return h ^ _POSITION[pos % 64]

@@ -1,0 +1,227 @@
+"""How common a name is: the population reference the engine scores name matches with.
+
+A match on a roster name is evidence in proportion to how unlikely it is that some
+*other* person in a document bears that name. The engine's likelihood ratio for a
+name hit is therefore about 1 / frequency: `Population` answers the frequency of a
+forename, a surname, or a forename initial in the general population.
+
+The table is a gzip'd TSV, one name a line:
+
+    kind<TAB>name<TAB>freq
+
+* kind: `forename` or `surname`;
+* name: the name as folded by `leakwatch.normalise.name_key` (names are folded again
+  on load, so a table of raw spellings works too; keys that fold alike are summed);
+* freq: the probability that a random person of the population has that forename
+  (resp. surname), a float in (0, 1]. Frequencies of a kind need not sum to 1 (a
+  table may list only the commoner names); lines starting with `#` and blank lines
+  are ignored.
+
+The shipped table (`leakwatch/data/population.tsv.gz`, built by
+`tools/build_population.py`) describes a synthetic mixture of name origins roughly
+like the UK's. A force that has better figures (for example from its own HR data or
+national statistics) supplies its own file in the same format through
+`load_population(path)`.
+
+Only the standard library and `leakwatch.normalise` are imported at module load;
+`nearest` imports rapidfuzz when first used.
+"""
+
+from __future__ import annotations
+
+import gzip
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+from leakwatch.normalise import name_key
+
+DEFAULT_PATH = Path(__file__).resolve().parent / "data" / "population.tsv.gz"
+KINDS = ("forename", "surname")
+
+# A name absent from the table is assumed to have this multiple of the smallest
+# frequency listed for its kind. Absent means rarer than anything the table knows,
+# so the floor sits below the rarest listed name; but absence is also what a typo,
+# a transliteration or a name the table's sources missed looks like, and those are
+# not truly rarer than the rarest listed name by much. Half of the smallest listed
+# frequency keeps an unlisted name's likelihood ratio within a factor of two of the
+# rarest known name's, so an unlisted name can never outweigh a listed one by much
+# (a floor far below the table would let any misspelling score as a unique name).
+FLOOR_FACTOR = 0.5
+
+
+class Population:
+    """Forename and surname frequencies, loaded from a table on first use (then cached).
+
+    Look-ups take name keys (`leakwatch.normalise.name_key` output); others are folded
+    first, so `forename("Zoë")` and `forename("zoe")` agree.
+    """
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path is not None else DEFAULT_PATH
+        self._lock = threading.Lock()
+        self._tables: dict[str, dict[str, float]] | None = None
+        self._names: dict[str, list[str]] = {}
+        self._initials: dict[str, float] = {}
+        self._floors: dict[str, float] = {}
+
+    # -- loading -----------------------------------------------------------------
+
+    def _load(self) -> dict[str, dict[str, float]]:
+        if self._tables is not None:
+            return self._tables
+        with self._lock:
+            if self._tables is not None:
+                return self._tables
+            tables: dict[str, dict[str, float]] = {k: {} for k in KINDS}
+            opener = gzip.open if self.path.suffix == ".gz" else open
+            with opener(self.path, "rt", encoding="utf-8") as fh:
+                for lineno, line in enumerate(fh, 1):
+                    line = line.rstrip("\r\n")
+                    if not line.strip() or line.startswith("#"):
+                        continue
+                    parts = line.split("\t")
+                    if len(parts) != 3:
+                        raise ValueError(f"{self.path}: line {lineno}: expected kind<TAB>name<TAB>freq")
+                    kind, raw, freq_text = parts
+                    kind = kind.strip().lower()
+                    if kind not in tables:
+                        raise ValueError(f"{self.path}: line {lineno}: kind must be forename or surname")
+                    try:
+                        freq = float(freq_text)
+                    except ValueError:
+                        raise ValueError(f"{self.path}: line {lineno}: freq is not a number") from None
+                    if not 0.0 < freq <= 1.0:
+                        raise ValueError(f"{self.path}: line {lineno}: freq must be in (0, 1]")
+                    key = name_key(raw)
+                    if key:
+                        tables[kind][key] = tables[kind].get(key, 0.0) + freq
+            for kind in KINDS:
+                table = tables[kind]
+                if not table:
+                    raise ValueError(f"{self.path}: no {kind} lines")
+                self._floors[kind] = FLOOR_FACTOR * min(table.values())
+                # Most frequent first: rapidfuzz keeps the first of equally near
+                # names, so `nearest` answers with the commonest neighbour.
+                self._names[kind] = sorted(table, key=lambda k: (-table[k], k))
+            total = sum(tables["forename"].values())
+            initials: dict[str, float] = {}
+            for key, freq in tables["forename"].items():
+                initials[key[0]] = initials.get(key[0], 0.0) + freq / total
+            self._initials = initials
+            self._tables = tables
+            return tables
+
+    # -- look-ups ----------------------------------------------------------------
+
+    @property
+    def FLOOR_FORENAME(self) -> float:  # noqa: N802  (a constant of the loaded table)
+        """Frequency assumed for a forename absent from the table (see FLOOR_FACTOR)."""
+        self._load()
+        return self._floors["forename"]
+
+    @property
+    def FLOOR_SURNAME(self) -> float:  # noqa: N802
+        """Frequency assumed for a surname absent from the table (see FLOOR_FACTOR)."""
+        self._load()
+        return self._floors["surname"]
+
+    def floor(self, kind: str) -> float:
+        self._load()
+        return self._floors[_kind(kind)]
+
+    def get(self, kind: str, key: str) -> float | None:
+        """The listed frequency of a name, or None when the table lacks it."""
+        return self._load()[_kind(kind)].get(_key(key))
+
+    def forename(self, key: str) -> float:
+        """Probability a random person has this forename; the floor when unlisted."""
+        freq = self.get("forename", key)
+        return self._floors["forename"] if freq is None else freq
+
+    def surname(self, key: str) -> float:
+        """Probability a random person has this surname; the floor when unlisted."""
+        freq = self.get("surname", key)
+        return self._floors["surname"] if freq is None else freq
+
+    def initial(self, letter: str) -> float:
+        """Probability a random person's forename starts with this letter (folded).
+
+        Derived from the forename table, normalised over the forename mass listed.
+        A letter no listed forename starts with gets the forename floor.
+        """
+        self._load()
+        key = _key(letter)[:1]
+        return self._initials.get(key, self._floors["forename"]) if key else self._floors["forename"]
+
+    def nearest(self, kind: str, key: str) -> float:
+        """Frequency of the name, or of a listed name within edit distance 1, else the floor.
+
+        For a name absent from the table (a misspelling, a variant spelling) this is
+        the frequency of the commonest listed name one edit away, if there is one.
+        """
+        kind = _kind(kind)
+        key = _key(key)
+        freq = self._load()[kind].get(key)
+        if freq is not None:
+            return freq
+        return self._nearest(kind, key)
+
+    @lru_cache(maxsize=65536)  # noqa: B019  (instances live as long as the process)
+    def _nearest(self, kind: str, key: str) -> float:
+        from rapidfuzz import process
+        from rapidfuzz.distance import Levenshtein
+
+        if key:
+            hit = process.extractOne(
+                key, self._names[kind], scorer=Levenshtein.distance, processor=None, score_cutoff=1
+            )
+            if hit is not None:
+                return self._tables[kind][hit[0]]
+        return self._floors[kind]
+
+    def __len__(self) -> int:
+        return sum(len(t) for t in self._load().values())
+
+    def __repr__(self) -> str:
+        return f"Population({str(self.path)!r})"
+
+
+def _kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+    return kind
+
+
+def _key(text: str) -> str:
+    # Cheap when already a key; folds raw names otherwise.
+    return text if text.isascii() and text.isalpha() and text.islower() else name_key(text)
+
+
+_default: Population | None = None
+_default_lock = threading.Lock()
+
+
+def load_population(path: str | Path | None = None) -> Population:
+    """The population reference: the shipped table, or a force's own.
+
+    With no path, returns the shared instance over `leakwatch/data/population.tsv.gz`
+    (loaded once, on first look-up). With a path, returns a Population over that file,
+    which must have the format described in this module's docstring:
+
+        forename<TAB>david<TAB>0.0124
+        surname<TAB>smith<TAB>0.0126
+        ...
+
+    gzip'd when the name ends in `.gz`, plain UTF-8 text otherwise. Errors in the
+    file (a bad kind, a frequency outside (0, 1], a missing kind) raise ValueError
+    with the line number on first look-up.
+    """
+    global _default
+    if path is not None:
+        return Population(path)
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = Population()
+    return _default

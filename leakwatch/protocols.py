@@ -1,0 +1,44 @@
+"""The contracts plugins implement: `Matcher` (and, for collectors, `Source`).
+
+A matcher owns both halves of its job: what it derives from a roster row at
+enrolment (`entries`, keyed hashes only) and how it finds them in text (`match`,
+pure, no I/O). The core finds matchers through the `leakwatch.matchers` entry
+point group and never imports them by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
+
+from leakwatch.models import Document, Evidence, RosterRow
+
+if TYPE_CHECKING:  # pragma: no cover
+    from leakwatch.index import MatchContext
+
+
+@dataclass(slots=True, frozen=True)
+class Entry:
+    """One keyed-hash index entry derived from a roster row.
+
+    `field` says which roster field it came from (see `leakwatch.index.Field`);
+    `kind` is EXACT, DEL (one character deleted) or SUB (deleted, position mixed in).
+    """
+
+    field: int
+    kind: int
+    key: int
+
+
+@runtime_checkable
+class Matcher(Protocol):
+    name: ClassVar[str]
+
+    def entries(self, row: RosterRow, ctx: "MatchContext") -> Iterable[Entry]:
+        """Keyed entries to enrol for this staff member (may be empty)."""
+        ...
+
+    def match(self, doc: Document, ctx: "MatchContext") -> Iterable[Evidence]:
+        """Evidence found in the document; pure: no I/O, no state kept between calls."""
+        ...

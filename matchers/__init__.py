@@ -1,0 +1,1 @@
+"""Matchers: one module each, registered in the `leakwatch.matchers` entry point group."""

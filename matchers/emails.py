@@ -1,0 +1,74 @@
+"""E-mail addresses: roster addresses (hashed) and any address at a force domain.
+
+Addresses are found in obfuscated forms too (`j.smith [at] force (dot) police (dot) uk`,
+upper case). A roster address identifies a person as well as a pay number does;
+a force-domain address that is not on the roster is reported without a person.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import ClassVar
+
+from leakwatch.index import Field, Kind, MatchContext
+from leakwatch.models import Document, Evidence, RosterRow
+from leakwatch.normalise import email as norm_email
+from leakwatch.protocols import Entry
+
+LABEL = "email"
+ADDRESS_STRENGTH = 6.0  # log10: as telling as a 6-digit number
+
+_AT = r"(?:@|\s*[\[\(\{<]\s*at\s*[\]\)\}>]\s*)"
+_DOT = r"(?:\.|\s*[\[\(\{<]\s*dot\s*[\]\)\}>]\s*)"
+ADDRESS = re.compile(rf"[\w.+'-]{{1,64}}{_AT}[\w-]{{1,63}}(?:{_DOT}[\w-]{{1,63}}){{1,6}}", re.I)
+_VALID = re.compile(r"^[^@\s]+@[a-z0-9-]+(\.[a-z0-9-]+)+$")
+
+
+def addresses(text: str) -> Iterable[tuple[int, int, str]]:
+    """(start, end, normalised address) for each address-like string."""
+    if "@" not in text and "at" not in text.lower():
+        return
+    for m in ADDRESS.finditer(text):
+        addr = norm_email(m.group())
+        if _VALID.match(addr):
+            yield m.start(), m.end(), addr
+
+
+def domain_of(addr: str) -> str:
+    return addr.rpartition("@")[2]
+
+
+def is_force_domain(addr: str, domains: tuple[str, ...]) -> bool:
+    dom = domain_of(addr)
+    return any(dom == d or dom.endswith("." + d) for d in domains)
+
+
+def mask_address(addr: str) -> str:
+    local, _, dom = addr.partition("@")
+    return f"{local[:1]}***@{dom}"
+
+
+class EmailMatcher:
+    """Roster e-mail addresses (exact, after folding) and force-domain addresses."""
+
+    name: ClassVar[str] = "emails"
+
+    def entries(self, row: RosterRow, ctx: MatchContext):
+        addr = norm_email(row.email) if row.email else ""
+        if addr:
+            yield Entry(Field.EMAIL, Kind.EXACT, ctx.hasher.token(LABEL, addr))
+
+    def match(self, doc: Document, ctx: MatchContext) -> Iterable[Evidence]:
+        domains = tuple(d.lower() for d in ctx.force_domains)
+        for r, rec in enumerate(doc.records):
+            for start, end, addr in addresses(rec.text):
+                hits = []
+                if ctx.index is not None:
+                    hits = [h for h in ctx.index.lookup(ctx.hasher.token(LABEL, addr)) if h.field == Field.EMAIL]
+                for hit in hits:
+                    yield Evidence(kind="email", record=r, span=(start, end), staff=hit.staff,
+                                   log_lr=ADDRESS_STRENGTH, snippet=mask_address(addr))
+                if not hits and is_force_domain(addr, domains):
+                    yield Evidence(kind="force_email", record=r, span=(start, end),
+                                   snippet=mask_address(addr), detail="force domain")

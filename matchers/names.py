@@ -1,0 +1,179 @@
+"""Staff names: forename and surname in either order, initials, nicknames, one typo.
+
+Enrolment hashes (forename, surname) pairs, never a lone name, so the database
+shows no per-person surname a frequency count could read. Matching hashes each
+document token once (memoised), keeps the tokens that are some roster name
+(an unlinked prefilter set), and looks up the pairs they form with their
+neighbours. Strength is a likelihood ratio against how common the name is in
+the population: a name many people share says little, a rare one a lot.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import ClassVar
+
+from leakwatch.index import (MIN_FUZZY_NAME, Field, Kind, MatchContext, enrol_keys, pair_wrap,
+                             query_keys, variant_hashes)
+from leakwatch.keys import combine
+from leakwatch.models import Document, Evidence, RosterRow
+from leakwatch.normalise import fold, name_key, name_tokens
+from leakwatch.protocols import Entry
+
+LABEL = "name"
+PAIR = "pair"
+INITIAL = "ini"
+WINDOW = 3  # tokens either side of a name token searched for its other half
+WHOLE_RECORD_TOKENS = 16  # records this short (table rows) pair every token with every other
+FUZZY_PENALTY = 10.0  # a one-edit variant is about ten times likelier from a stranger's name
+
+_TOKEN = re.compile(r"[^\W\d_]+(?:['’`´‘\-‐‑–][^\W\d_]+)*")
+_JOINERS = str.maketrans("", "", "'’`´‘-‐‑–")
+
+
+@lru_cache(maxsize=1)
+def _nicknamer():
+    from nicknames import NickNamer
+
+    return NickNamer()
+
+
+@lru_cache(maxsize=100_000)
+def forename_variants(given: str) -> frozenset[str]:
+    """The given name, its nicknames and (for a nickname) the names it is short for."""
+    nn = _nicknamer()
+    out = {given}
+    for alt in nn.nicknames_of(given) | nn.canonicals_of(given):
+        k = name_key(alt)
+        if len(k) >= 2:
+            out.add(k)
+    return frozenset(out)
+
+
+def surname_forms(surname: str) -> list[str]:
+    """The whole surname joined ("vanderberg"), and its last word when it has several."""
+    toks = name_tokens(surname)
+    if not toks:
+        return []
+    forms = ["".join(toks)]
+    if len(toks) > 1 and len(toks[-1]) >= 2:
+        forms.append(toks[-1])
+    return forms
+
+
+def _tokens(text: str) -> list[tuple[int, int, str]]:
+    folded = fold(text)
+    return [(m.start(), m.end(), m.group().translate(_JOINERS)) for m in _TOKEN.finditer(folded)]
+
+
+def _mask(*parts: str) -> str:
+    return " ".join(p[:1].upper() + "*" * (len(p) - 1) for p in parts)
+
+
+class NameMatcher:
+    """Forename + surname (either order), `SURNAME, Forename`, `F. Surname`, `Surname F`, nicknames, one edit."""
+
+    name: ClassVar[str] = "names"
+
+    def entries(self, row: RosterRow, ctx: MatchContext):
+        h = ctx.hasher
+        sns = surname_forms(row.surname)
+        fns = name_tokens(row.forenames)
+        if not sns:
+            return
+        t = lambda v: h.token(LABEL, v)  # noqa: E731
+        given = fns[0] if fns else None
+        forms = set(fns)
+        if given:
+            forms |= forename_variants(given)
+        for s in sns:
+            yield Entry(Field.TOKEN, Kind.EXACT, t(s))
+        for f in forms:
+            yield Entry(Field.TOKEN, Kind.EXACT, t(f))
+            for s in sns:
+                yield Entry(Field.NAME, Kind.EXACT, combine(PAIR, t(f), t(s)))
+        sn = sns[0]
+        sn_exact, sn_dels = variant_hashes(h, LABEL, sn, len(sn) >= MIN_FUZZY_NAME)
+        if given:
+            for kind, key in enrol_keys(sn_exact, sn_dels, pair_wrap(PAIR, first=t(given))):
+                yield Entry(Field.NAME, kind, key)
+            g_exact, g_dels = variant_hashes(h, LABEL, given, len(given) >= MIN_FUZZY_NAME)
+            for kind, key in enrol_keys(g_exact, g_dels, pair_wrap(PAIR, second=sn_exact)):
+                yield Entry(Field.NAME, kind, key)
+        for initial in {f[0] for f in fns[:2]}:
+            for s in sns:
+                yield Entry(Field.INITIAL, Kind.EXACT, combine(INITIAL, t(initial), t(s)))
+            for kind, key in enrol_keys(sn_exact, sn_dels, pair_wrap(INITIAL, first=t(initial))):
+                yield Entry(Field.INITIAL, kind, key)
+
+    def match(self, doc: Document, ctx: MatchContext) -> Iterable[Evidence]:
+        index = ctx.index
+        if index is None:
+            return
+        h = ctx.hasher
+        names = index.name_tokens
+        pop = ctx.population
+        for r, rec in enumerate(doc.records):
+            toks = _tokens(rec.text)
+            n = len(toks)
+            if n < 2:
+                continue
+            th = [h.token(LABEL, tok) for _, _, tok in toks]
+            cand = [x in names for x in th]
+            if not any(cand):
+                continue
+            window = n if n <= WHOLE_RECORD_TOKENS else WINDOW
+            found: dict[tuple[int, str], Evidence] = {}
+            for i in range(n):
+                if not cand[i]:
+                    continue
+                ti = toks[i][2]
+                for j in range(max(0, i - window), min(n, i + window + 1)):
+                    if j == i:
+                        continue
+                    tj = toks[j][2]
+                    span = (min(toks[i][0], toks[j][0]), max(toks[i][1], toks[j][1]))
+                    if len(tj) == 1 or (len(tj) == 2 and not cand[j]):
+                        # An initial beside a surname: "J. Smith", "SMITH J", "Smith JA".
+                        key = combine(INITIAL, h.token(LABEL, tj[0]), th[i])
+                        p = pop.initial(tj[0]) * pop.surname(ti)
+                        for hit in index.lookup(key, frozenset({Kind.EXACT, Kind.DEL})):
+                            if hit.field == Field.INITIAL:
+                                self._keep(found, r, hit.staff, "initial_name", span, p, False, (tj[0], ti))
+                        continue
+                    if cand[j]:
+                        # i as forename, j as surname (the loop over i tries the other order).
+                        key = combine(PAIR, th[i], th[j])
+                        p = pop.forename(ti) * pop.surname(tj)
+                        for hit in index.lookup(key, frozenset({Kind.EXACT, Kind.DEL})):
+                            if hit.field == Field.NAME:
+                                self._keep(found, r, hit.staff, "name", span, p, hit.kind != Kind.EXACT, (ti, tj))
+                    elif len(tj) >= MIN_FUZZY_NAME and abs(i - j) <= 2:
+                        self._fuzzy(found, index, h, pop, r, span, th[i], ti, tj)
+            yield from found.values()
+
+    def _fuzzy(self, found, index, h, pop, r, span, hi, ti, tj) -> None:
+        """tj is no roster name token: try it as a one-edit variant of the other half of ti's pair."""
+        exact, dels = variant_hashes(h, LABEL, tj, True)
+        as_surname = query_keys(exact, dels, pair_wrap(PAIR, first=hi))
+        as_forename = query_keys(exact, dels, pair_wrap(PAIR, second=hi))
+        for queries, fn, sn in ((as_surname, ti, tj), (as_forename, tj, ti)):
+            hits = [x for x in index.lookup_all(queries) if x.field == Field.NAME]
+            if not hits:
+                continue
+            p = pop.nearest("forename", fn) * pop.nearest("surname", sn) * FUZZY_PENALTY
+            for hit in hits:
+                self._keep(found, r, hit.staff, "name", span, p, True, (fn, sn))
+
+    @staticmethod
+    def _keep(found, r, staff, kind, span, p, fuzzy, parts) -> None:
+        strength = -math.log10(max(min(p, 1.0), 1e-15))
+        key = (staff, kind)
+        prev = found.get(key)
+        if prev is None or prev.log_lr < strength:
+            found[key] = Evidence(kind=kind, record=r, span=span, staff=staff, log_lr=strength,
+                                  fuzzy=fuzzy, snippet=_mask(*parts))
+

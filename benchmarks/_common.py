@@ -180,6 +180,9 @@ def run(
     )
     if result.returncode not in ok_codes:
         raise BenchError(f"{what}: exit {result.returncode}\n{result.tail()}")
+    if result.returncode and "Traceback (most recent call last)" in result.stderr:
+        # An uncaught exception exits 1, which `leakwatch scan` also uses for "findings".
+        raise BenchError(f"{what}: crashed (exit {result.returncode})\n{result.tail()}")
     return result
 
 

@@ -19,8 +19,37 @@ Writes into --out:
 Everything is synthetic (Faker names, made-up numbers, example.* domains), and the
 output is byte-for-byte deterministic for a seed.
 
-The document classes, positives first, are listed in CLASSES; see
-benchmarks/README.md for what each holds.
+Document classes (about 440 documents at --scale 1; page=true for the first seven):
+
+  bulk_with_ids      20-2000 staff with names, ranks, units and pay and/or warrant
+                     numbers (sometimes emails, vetting) as CSV/TSV/XLSX/JSON/SQL/
+                     Markdown/HTML tables; half are one unit's staff
+  bulk_names_only    the same without identifiers: names, rank, unit (also text)
+  psni_style         surname + initials, rank, location/unit; 50-5000 rows; half
+                     the XLSX ones keep the data on a hidden sheet
+  hidden_few         3-10 staff rows (with pay numbers) shuffled into a list of
+                     500-5000 other people with their own employee numbers
+  single_officer     a doxxing paste about one officer: name, rank, pay/warrant
+                     number, unit, station, made-up address, free prose
+  combolist_force    email:password lines with some roster addresses (and some
+                     force-domain addresses of nobody on the roster)
+  zipped_bulk        one to three bulk tables inside a .zip or .tar.gz
+  other_people_list  another organisation's staff list (names from the same
+                     population, six-digit employee numbers): chance name and
+                     number collisions with the roster are left in on purpose
+  other_force_list   another force's staff list with ranks, units, pay numbers
+  random_numbers     500-20000 random 6-7 digit numbers
+  benign_prose       a local news item naming someone who shares a staff
+                     member's common name
+  background         logs, code, configs, prose
+  other_combolist    email:password lines for non-force domains
+
+Damage (labels.jsonl "damage") is applied to about 40% of positives: typo (one
+edit in a name of 5+ letters), upper (UPPER CASE), lookalike (Cyrillic а/е/о),
+nickname (from the nicknames package), surname_first ("SURNAME, Forename"),
+initial ("F. Surname"), ocr (0->O, 1->l in numbers), reformat ("12 34 56",
+"12-34-56"). Styles (upper, surname_first, initial, reformat) apply to the whole
+document; the others to about 30% of values.
 """
 
 from __future__ import annotations
@@ -251,16 +280,26 @@ def _nicknames(forename: str) -> list[str]:
     return sorted(_nicknamer.nicknames_of(forename.lower()))
 
 
-class Damager:
-    """Re-post damage for one document: each kind applied to each value with probability `rate`."""
+# Styles a re-poster applies to the whole document; the rest hit single values.
+STYLE_DAMAGE = frozenset({"upper", "surname_first", "initial", "reformat"})
 
-    def __init__(self, rng: random.Random, kinds: tuple[str, ...] = (), rate: float = 0.5):
+
+class Damager:
+    """Re-post damage for one document.
+
+    A style kind (STYLE_DAMAGE) applies to every value it can; any other kind
+    (typo, OCR, look-alike letters, nickname) to each value with probability `rate`.
+    """
+
+    def __init__(self, rng: random.Random, kinds: tuple[str, ...] = (), rate: float = 0.3):
         self.rng = rng
         self.kinds = frozenset(kinds)
         self.rate = rate
 
     def _on(self, kind: str) -> bool:
-        return kind in self.kinds and self.rng.random() < self.rate
+        if kind not in self.kinds:
+            return False
+        return kind in STYLE_DAMAGE or self.rng.random() < self.rate
 
     def _typo(self, name: str) -> str:
         if len(name) < 5:
@@ -329,7 +368,10 @@ def choose_damage(rng: random.Random, share: float = 0.4, kinds: tuple[str, ...]
     """Damage for a positive document: none, or one to three kinds."""
     if rng.random() >= share:
         return ()
-    return tuple(sorted(rng.sample(kinds, rng.randint(1, min(3, len(kinds))))))
+    chosen = set(rng.sample(kinds, rng.randint(1, min(3, len(kinds)))))
+    if {"surname_first", "initial"} <= chosen:  # one name style per document
+        chosen.discard(rng.choice(("surname_first", "initial")))
+    return tuple(sorted(chosen))
 
 
 # --------------------------------------------------------------------------- formats
@@ -556,6 +598,11 @@ class Context:
     sentences: list[str] = field(default_factory=list)
     common_staff: list[Staff] = field(default_factory=list)
     roster_emails: set[str] = field(default_factory=set)
+    phones: list[str] = field(default_factory=list)
+    postcodes: list[str] = field(default_factory=list)
+    companies: list[str] = field(default_factory=list)
+    jobs: list[str] = field(default_factory=list)
+    _fake: object = None
 
     @classmethod
     def build(cls, roster: list[Staff], other: list[Staff], seed: int) -> "Context":
@@ -568,6 +615,12 @@ class Context:
         fake = Faker("en_US")
         fake.seed_instance(seed)
         ctx.sentences = [fake.sentence(nb_words=random.Random(i).randint(6, 18)) for i in range(3000)]
+        gb = Faker("en_GB")
+        gb.seed_instance(seed)
+        ctx.phones = [gb.phone_number() for _ in range(3000)]
+        ctx.postcodes = [gb.postcode() for _ in range(3000)]
+        ctx.companies = [gb.company() for _ in range(500)]
+        ctx.jobs = [gb.job() for _ in range(600)]
         # Staff with common names (for benign prose): both names frequent in the population.
         from leakwatch.population import load_population
 
@@ -579,11 +632,13 @@ class Context:
         return ctx
 
     def fake(self, rng: random.Random):
-        from faker import Faker
+        """A Faker (en_GB) seeded from rng: deterministic per document."""
+        if self._fake is None:
+            from faker import Faker
 
-        f = Faker("en_GB")
-        f.seed_instance(rng.getrandbits(32))
-        return f
+            self._fake = Faker("en_GB")
+        self._fake.seed_instance(rng.getrandbits(32))
+        return self._fake
 
     def pick_staff(self, rng: random.Random, n: int) -> list[Staff]:
         """n staff: half the time from one unit (a unit list), else from anywhere."""
@@ -661,7 +716,6 @@ def hidden_table(
     ctx: Context, rng: random.Random, chosen: list[Staff], n_others: int, dmg: Damager
 ) -> tuple[list[str], list[list[str]]]:
     """A membership-style list of other people with a few staff rows (pay numbers) in it."""
-    fake = ctx.fake(rng)
     headers = ["Name", "Email", "Phone", "Postcode", "Employer", "Employee No"]
     rows = []
     for p in people(rng, n_others):
@@ -673,13 +727,13 @@ def hidden_table(
         )
         local = f"{local_part(p.forename)}.{local_part(p.surname)}{rng.randint(1, 99)}"
         rows.append([
-            f"{p.forenames} {p.surname}", f"{local}@{rng.choice(FREE_DOMAINS)}", fake.phone_number(),
-            fake.postcode(), fake.company() if rng.random() < 0.7 else "", emp_no,
+            f"{p.forenames} {p.surname}", f"{local}@{rng.choice(FREE_DOMAINS)}", rng.choice(ctx.phones),
+            rng.choice(ctx.postcodes), rng.choice(ctx.companies) if rng.random() < 0.7 else "", emp_no,
         ])
     for s in chosen:
         employer = rng.choice(FORCE.names + ("", "", "Police"))
         email = s.email if rng.random() < 0.3 else f"{local_part(s.forename)}{rng.randint(1, 99)}@{rng.choice(FREE_DOMAINS)}"
-        rows.append([dmg.full_name(s), email, fake.phone_number(), fake.postcode(), employer, dmg.number(s.pay_number)])
+        rows.append([dmg.full_name(s), email, rng.choice(ctx.phones), rng.choice(ctx.postcodes), employer, dmg.number(s.pay_number)])
     rng.shuffle(rows)
     return headers, rows
 
@@ -696,7 +750,7 @@ def gen_hidden_few(ctx: Context, rng: random.Random) -> Doc:
 def gen_single_officer(ctx: Context, rng: random.Random) -> Doc:
     s = rng.choice([p for p in rng.sample(ctx.roster, 50) if p.warrant_number] or ctx.roster)
     damage = choose_damage(rng, share=0.3)
-    dmg = Damager(rng, damage, rate=0.7)
+    dmg = Damager(rng, damage, rate=0.6)
     fake = ctx.fake(rng)
     name = dmg.full_name(s, middle=rng.random() < 0.3)
     title = RANK_TITLES.get(s.rank, "police staff member")
@@ -829,7 +883,7 @@ def gen_other_people_list(ctx: Context, rng: random.Random) -> Doc:
     rows = []
     for p, num in zip(group, nums):
         row = [p.forenames, p.surname] if split else [f"{p.forenames} {p.surname}"]
-        row += [fake.job(), rng.choice(depts)]
+        row += [rng.choice(ctx.jobs), rng.choice(depts)]
         if with_no:
             row.append(str(num))
         if with_email:
@@ -1047,10 +1101,7 @@ def generate(out: Path, staff: int, seed: int, scale: float = 1.0, quiet: bool =
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Generate a labelled synthetic corpus (roster.csv, other_force.csv, docs/, "
-        "labels.jsonl, manifest.json) for benchmarks/evaluate.py. Deterministic for a seed.",
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--staff", type=int, default=47_000, help="roster size (default 47000)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "corpus", help="output directory (default benchmarks/out/corpus)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")

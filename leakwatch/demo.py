@@ -13,6 +13,7 @@ import gzip
 import random
 import sys
 import time
+from itertools import accumulate
 from pathlib import Path
 
 from leakwatch.config import Config
@@ -33,7 +34,8 @@ def _names(rng: random.Random):
             kind, name, freq = line.rstrip("\n").split("\t")
             (forenames if kind == "forename" else surnames).append(name.title())
             (fw if kind == "forename" else sw).append(float(freq))
-    return lambda: (rng.choices(forenames, fw)[0], rng.choices(surnames, sw)[0])
+    fcum, scum = list(accumulate(fw)), list(accumulate(sw))
+    return lambda: (rng.choices(forenames, cum_weights=fcum)[0], rng.choices(surnames, cum_weights=scum)[0])
 
 
 def write_roster(path: Path, n: int, rng: random.Random) -> list[dict]:

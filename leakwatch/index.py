@@ -41,11 +41,8 @@ class Kind(enum.IntEnum):
 class Hit:
     staff: int
     field: Field
-    kind: Kind
-
-    @property
-    def fuzzy(self) -> bool:
-        return self.kind != Kind.EXACT
+    kind: Kind  # of the entry that matched
+    fuzzy: bool  # one edit apart (a deletion-based query, or a DEL/SUB entry)
 
 
 def variant_hashes(hasher: Hasher, label: str, value: str, fuzzy: bool) -> tuple[int, list[tuple[int, int]]]:
@@ -60,12 +57,13 @@ def enrol_keys(exact: int, dels: list[tuple[int, int]], wrap=None) -> list[tuple
     w = wrap or (lambda k: k)
     out = [(Kind.EXACT, w(exact))]
     for i, d in dels:
-        out.append((Kind.DEL, w(d)))
-        out.append((Kind.SUB, w(with_position(d, i))))
+        wd = w(d)
+        out.append((Kind.DEL, wd))
+        out.append((Kind.SUB, with_position(wd, i)))
     return out
 
 
-def query_keys(exact: int, dels: list[tuple[int, int]], wrap=None) -> list[tuple[int, frozenset[Kind]]]:
+def query_keys(exact: int, dels: list[tuple[int, int]], wrap=None) -> list[tuple[int, frozenset[Kind], bool]]:
     """Keys to look up for a document value, each with the entry kinds that make a hit.
 
     exact vs EXACT: equal; exact vs DEL: the document lost a character;
@@ -73,10 +71,11 @@ def query_keys(exact: int, dels: list[tuple[int, int]], wrap=None) -> list[tuple
     one character differs. Together: Levenshtein distance <= 1.
     """
     w = wrap or (lambda k: k)
-    out = [(w(exact), _EXACT_OR_DEL)]
+    out = [(w(exact), _EXACT_OR_DEL, False)]
     for i, d in dels:
-        out.append((w(d), _EXACT_ONLY))
-        out.append((w(with_position(d, i)), _SUB_ONLY))
+        wd = w(d)
+        out.append((wd, _EXACT_ONLY, True))
+        out.append((with_position(wd, i), _SUB_ONLY, True))
     return out
 
 
@@ -143,7 +142,7 @@ class RosterIndex:
     def roster_size(self) -> int:
         return len(self.table)
 
-    def lookup(self, key: int, kinds: frozenset[Kind] = frozenset(Kind)) -> list[Hit]:
+    def lookup(self, key: int, kinds: frozenset[Kind] = frozenset(Kind), fuzzy_query: bool = False) -> list[Hit]:
         lo = int(np.searchsorted(self.keys, key, side="left"))
         if lo >= len(self.keys) or self.keys[lo] != key:
             return []
@@ -152,14 +151,14 @@ class RosterIndex:
         for j in range(lo, hi):
             kind = Kind(int(self.kinds[j]))
             if kind in kinds:
-                out.append(Hit(int(self.staff[j]), Field(int(self.fields[j])), kind))
+                out.append(Hit(int(self.staff[j]), Field(int(self.fields[j])), kind, fuzzy_query or kind != Kind.EXACT))
         return out
 
-    def lookup_all(self, queries: list[tuple[int, frozenset[Kind]]]) -> list[Hit]:
-        """Hits for a value's query keys (see `query_keys`); exact hits first, no duplicates per staff."""
+    def lookup_all(self, queries: list[tuple[int, frozenset[Kind], bool]]) -> list[Hit]:
+        """Hits for a value's query keys (see `query_keys`); an exact hit wins, one hit per staff and field."""
         seen: dict[tuple[int, Field], Hit] = {}
-        for key, kinds in queries:
-            for hit in self.lookup(key, kinds):
+        for key, kinds, fuzzy in queries:
+            for hit in self.lookup(key, kinds, fuzzy):
                 prev = seen.get((hit.staff, hit.field))
                 if prev is None or (prev.fuzzy and not hit.fuzzy):
                     seen[(hit.staff, hit.field)] = hit

@@ -13,6 +13,7 @@ import hashlib
 import os
 import secrets
 import stat
+import struct
 from pathlib import Path
 
 from leakwatch.errors import LeakwatchError
@@ -93,7 +94,11 @@ class Hasher:
         if h is None:
             if len(self._cache) >= self.CACHE_LIMIT:
                 self._cache.clear()
-            h = to_int64(hashlib.blake2b(value.encode(), key=self._key, digest_size=8, person=_person(label)).digest())
+            person = _PERSONS.get(label)
+            if person is None:
+                person = _PERSONS[label] = _person(label)
+            h = int.from_bytes(hashlib.blake2b(value.encode(), key=self._key, digest_size=8, person=person).digest(),
+                               "little", signed=True)
             self._cache[k] = h
         return h
 
@@ -103,13 +108,20 @@ class Hasher:
         return "s-" + base64.b32encode(d).decode().lower()
 
 
-def combine(label: str, *parts: int) -> int:
-    """Unkeyed 64-bit hash of keyed hashes: pairs such as (forename, surname).
+_PERSONS: dict[str, bytes] = {}
+_PAIR = struct.Struct("<qq")
+
+
+def combine(label: str, first: int, second: int) -> int:
+    """Unkeyed 64-bit hash of two keyed hashes: pairs such as (forename, surname).
 
     The inputs are already keyed, so the output is as opaque as they are.
     """
-    data = b"".join((p & _MASK64).to_bytes(8, "little") for p in parts)
-    return to_int64(hashlib.blake2b(data, digest_size=8, person=_person(label)).digest())
+    person = _PERSONS.get(label)
+    if person is None:
+        person = _PERSONS[label] = _person(label)
+    return int.from_bytes(hashlib.blake2b(_PAIR.pack(first, second), digest_size=8, person=person).digest(),
+                          "little", signed=True)
 
 
 # Fixed, public per-position constants: a substitution entry is the deletion hash

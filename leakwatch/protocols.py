@@ -9,8 +9,7 @@ point group and never imports them by name.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar, NamedTuple, Protocol, runtime_checkable
 
 from leakwatch.models import Document, Evidence, RosterRow
 
@@ -18,8 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from leakwatch.index import MatchContext
 
 
-@dataclass(slots=True, frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """One keyed-hash index entry derived from a roster row.
 
     `field` says which roster field it came from (see `leakwatch.index.Field`);

@@ -14,10 +14,10 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from leakwatch.config import Config
 from leakwatch.engine import assess
-from leakwatch.extract import Limits, extract_bytes, extract_path
 from leakwatch.index import MatchContext
 from leakwatch.log import event
 from leakwatch.models import Document, Finding
@@ -25,8 +25,13 @@ from leakwatch.plugins import load_matchers
 
 log = logging.getLogger("leakwatch.scan")
 
+if TYPE_CHECKING:  # pragma: no cover
+    from leakwatch.extract import Limits
 
-def limits_from(cfg: Config) -> Limits:
+
+def limits_from(cfg: Config) -> "Limits":
+    from leakwatch.extract import Limits
+
     s = cfg.limits
     return Limits(max_document_bytes=s.max_document_mb * 2**20, max_total_bytes=s.max_total_mb * 2**20,
                   max_ratio=s.max_ratio, max_members=s.max_members, max_depth=s.max_depth)
@@ -45,10 +50,14 @@ class Scanner:
             evidence.extend(m.match(doc, self.ctx))
         return assess(doc, evidence, self.ctx)
 
-    def scan_bytes(self, data: bytes, name: str, limits: Limits) -> list[Finding]:
+    def scan_bytes(self, data: bytes, name: str, limits: "Limits") -> list[Finding]:
+        from leakwatch.extract import extract_bytes
+
         return [self.scan_document(doc) for doc in extract_bytes(data, name, limits)]
 
-    def scan_file(self, path: Path, limits: Limits, display: str | None = None) -> list[Finding]:
+    def scan_file(self, path: Path, limits: "Limits", display: str | None = None) -> list[Finding]:
+        from leakwatch.extract import extract_path
+
         return [self.scan_document(doc) for doc in extract_path(path, limits, display_name=display)]
 
 
@@ -78,7 +87,7 @@ def iter_files(paths: list[str]) -> Iterator[tuple[Path, str]]:
 
 
 _scanner: Scanner | None = None
-_limits: Limits | None = None
+_limits: "Limits | None" = None
 
 
 def _scan_one(item: tuple[str, str]) -> FileResult:
@@ -95,7 +104,7 @@ def _scan_one(item: tuple[str, str]) -> FileResult:
         return FileResult(display, 0, [], f"internal error ({type(exc).__name__}); see log")
 
 
-def scan_files(files: list[tuple[Path, str]], scanner: Scanner, limits: Limits,
+def scan_files(files: list[tuple[Path, str]], scanner: Scanner, limits: "Limits",
                workers: int = 0) -> Iterator[FileResult]:
     """Scan files, in worker processes when there are several; yields results as they finish."""
     global _scanner, _limits

@@ -21,13 +21,15 @@ ADDRESS_STRENGTH = 6.0  # log10: as telling as a 6-digit number
 
 _AT = r"(?:@|\s*[\[\(\{<]\s*at\s*[\]\)\}>]\s*)"
 _DOT = r"(?:\.|\s*[\[\(\{<]\s*dot\s*[\]\)\}>]\s*)"
-ADDRESS = re.compile(rf"[\w.+'-]{{1,64}}{_AT}[\w-]{{1,63}}(?:{_DOT}[\w-]{{1,63}}){{1,6}}", re.I)
+ADDRESS = re.compile(rf"[\w+'-]{{1,64}}(?:{_DOT}[\w+'-]{{1,64}}){{0,5}}{_AT}[\w-]{{1,63}}(?:{_DOT}[\w-]{{1,63}}){{1,6}}",
+                     re.I)
+_OBFUSCATED_AT = re.compile(r"[\[\(\{<]\s*at\s*[\]\)\}>]", re.I)
 _VALID = re.compile(r"^[^@\s]+@[a-z0-9-]+(\.[a-z0-9-]+)+$")
 
 
 def addresses(text: str) -> Iterable[tuple[int, int, str]]:
     """(start, end, normalised address) for each address-like string."""
-    if "@" not in text and "at" not in text.lower():
+    if "@" not in text and not _OBFUSCATED_AT.search(text):
         return
     for m in ADDRESS.finditer(text):
         addr = norm_email(m.group())

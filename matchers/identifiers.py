@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from typing import ClassVar
 
-from leakwatch.index import (MIN_FUZZY_NUMBER, Field, Kind, MatchContext, enrol_keys, query_keys,
+from leakwatch.index import (MIN_FUZZY_NUMBER, Field, MatchContext, enrol_keys, query_keys,
                              variant_hashes)
 from leakwatch.models import Document, Evidence, RosterRow
 from leakwatch.normalise import digits
@@ -80,15 +80,15 @@ class IdentifierMatcher:
                     kind = "pay_number" if hit.field == Field.PAY else "warrant_number"
                     yield Evidence(
                         kind=kind, record=r, span=(start, end), staff=hit.staff,
-                        log_lr=number_strength(len(ds), hit.kind),
-                        fuzzy=hit.kind != Kind.EXACT, snippet=mask_number(ds),
+                        log_lr=number_strength(len(ds), hit.fuzzy),
+                        fuzzy=hit.fuzzy, snippet=mask_number(ds),
                     )
 
 
-def number_strength(n_digits: int, kind: Kind) -> float:
+def number_strength(n_digits: int, fuzzy: bool) -> float:
     """log10 of 1 / P(a stranger's number equals this one), or is within one edit of it."""
     exact = float(n_digits)
-    if kind == Kind.EXACT:
+    if not fuzzy:
         return exact
     # About 10*n substitutions, n deletions and 10*(n+1) insertions lie within one edit.
     return exact - math.log10(21 * n_digits + 10)

@@ -69,6 +69,36 @@ def _tokens(text: str) -> list[tuple[int, int, str]]:
     return [(m.start(), m.end(), m.group().translate(_JOINERS)) for m in _TOKEN.finditer(folded)]
 
 
+# Two-letter words that are titles or ranks, not initials ("PC Smith" is not "P. C. Smith").
+NOT_INITIALS = frozenset({"pc", "ps", "dc", "ds", "di", "dr", "mr", "ms", "st", "sg", "co", "hq", "uk", "to",
+                          "of", "in", "on", "at", "is", "it", "an", "as", "by", "or", "no", "we", "he", "me",
+                          "my", "up", "so", "do", "go", "be", "if"})
+
+
+def _is_initial(tok: str, is_name: bool) -> bool:
+    return len(tok) == 1 or (len(tok) == 2 and not is_name and tok not in NOT_INITIALS)
+
+
+def _span(toks, i: int, j: int) -> tuple[int, int]:
+    return min(toks[i][0], toks[j][0]), max(toks[i][1], toks[j][1])
+
+
+@lru_cache(maxsize=200_000)
+def _cluster_chance(pop, token: str, fuzzy: bool) -> float:
+    first = pop.nearest if fuzzy else (lambda kind, k: pop.forename(k))
+    return sum(first("forename", v) for v in forename_variants(token))
+
+
+def forename_chance(pop, token: str, fuzzy: bool = False) -> float:
+    """Chance a stranger's forename matches a staff member's through this token.
+
+    Enrolment entered each staff member under the given name and its nicknames, so a
+    stranger matches through any name of the token's nickname cluster: "Bell" is a
+    rare forename, but William, Isabella and Bella all reach it.
+    """
+    return min(1.0, _cluster_chance(pop, token, fuzzy))
+
+
 def _mask(*parts: str) -> str:
     return " ".join(p[:1].upper() + "*" * (len(p) - 1) for p in parts)
 
@@ -106,7 +136,8 @@ class NameMatcher:
         for initial in {f[0] for f in fns[:2]}:
             for s in sns:
                 yield Entry(Field.INITIAL, Kind.EXACT, combine(INITIAL, t(initial), t(s)))
-            for kind, key in enrol_keys(sn_exact, sn_dels, pair_wrap(INITIAL, first=t(initial))):
+        if given:  # a typo in the surname of an initial-and-surname list: first initial only
+            for kind, key in enrol_keys(sn_exact, sn_dels, pair_wrap(INITIAL, first=t(given[0]))):
                 yield Entry(Field.INITIAL, kind, key)
 
     def match(self, doc: Document, ctx: MatchContext) -> Iterable[Evidence]:
@@ -116,6 +147,7 @@ class NameMatcher:
         h = ctx.hasher
         names = index.name_tokens
         pop = ctx.population
+        exact_kinds = frozenset({Kind.EXACT})
         for r, rec in enumerate(doc.records):
             toks = _tokens(rec.text)
             n = len(toks)
@@ -125,48 +157,66 @@ class NameMatcher:
             cand = [x in names for x in th]
             if not any(cand):
                 continue
+            initial = [_is_initial(tok, c) for (_, _, tok), c in zip(toks, cand)]
             window = n if n <= WHOLE_RECORD_TOKENS else WINDOW
             found: dict[tuple[int, str], Evidence] = {}
             for i in range(n):
-                if not cand[i]:
-                    continue
                 ti = toks[i][2]
+                if not cand[i]:
+                    if initial[i] or len(ti) < MIN_FUZZY_NAME:
+                        continue
+                    # Not a roster token: a surname with a typo beside an initial ("Smiht J")?
+                    for j in range(max(0, i - 2), min(n, i + 3)):
+                        if initial[j]:
+                            self._fuzzy_initial(found, index, h, pop, r, _span(toks, i, j), toks[j][2][0], ti)
+                    continue
                 for j in range(max(0, i - window), min(n, i + window + 1)):
                     if j == i:
                         continue
                     tj = toks[j][2]
-                    span = (min(toks[i][0], toks[j][0]), max(toks[i][1], toks[j][1]))
-                    if len(tj) == 1 or (len(tj) == 2 and not cand[j]):
+                    span = _span(toks, i, j)
+                    if initial[j]:
                         # An initial beside a surname: "J. Smith", "SMITH J", "Smith JA".
                         key = combine(INITIAL, h.token(LABEL, tj[0]), th[i])
-                        p = pop.initial(tj[0]) * pop.surname(ti)
-                        for hit in index.lookup(key, frozenset({Kind.EXACT, Kind.DEL})):
+                        for hit in index.lookup(key, exact_kinds):
                             if hit.field == Field.INITIAL:
+                                p = pop.initial(tj[0]) * pop.surname(ti)
                                 self._keep(found, r, hit.staff, "initial_name", span, p, False, (tj[0], ti))
-                        continue
-                    if cand[j]:
+                    elif cand[j]:
                         # i as forename, j as surname (the loop over i tries the other order).
                         key = combine(PAIR, th[i], th[j])
-                        p = pop.forename(ti) * pop.surname(tj)
-                        for hit in index.lookup(key, frozenset({Kind.EXACT, Kind.DEL})):
+                        for hit in index.lookup(key, exact_kinds):
                             if hit.field == Field.NAME:
-                                self._keep(found, r, hit.staff, "name", span, p, hit.kind != Kind.EXACT, (ti, tj))
-                    elif len(tj) >= MIN_FUZZY_NAME and abs(i - j) <= 2:
+                                p = forename_chance(pop, ti) * pop.surname(tj)
+                                self._keep(found, r, hit.staff, "name", span, p, False, (ti, tj))
+                    if not cand[j] and not initial[j] and len(tj) >= MIN_FUZZY_NAME and abs(i - j) <= 2:
                         self._fuzzy(found, index, h, pop, r, span, th[i], ti, tj)
+                    elif cand[j] and len(tj) >= MIN_FUZZY_NAME and abs(i - j) <= 2:
+                        # both are roster tokens, yet maybe not this pair: one may be a typo of another name
+                        self._fuzzy(found, index, h, pop, r, span, th[i], ti, tj, only_fuzzy=True)
             yield from found.values()
 
-    def _fuzzy(self, found, index, h, pop, r, span, hi, ti, tj) -> None:
-        """tj is no roster name token: try it as a one-edit variant of the other half of ti's pair."""
+    def _fuzzy(self, found, index, h, pop, r, span, hi, ti, tj, only_fuzzy=False) -> None:
+        """Try tj as a one-edit variant of the other half of ti's pair."""
         exact, dels = variant_hashes(h, LABEL, tj, True)
         as_surname = query_keys(exact, dels, pair_wrap(PAIR, first=hi))
         as_forename = query_keys(exact, dels, pair_wrap(PAIR, second=hi))
         for queries, fn, sn in ((as_surname, ti, tj), (as_forename, tj, ti)):
-            hits = [x for x in index.lookup_all(queries) if x.field == Field.NAME]
+            hits = [x for x in index.lookup_all(queries) if x.field == Field.NAME and x.fuzzy]
             if not hits:
                 continue
-            p = pop.nearest("forename", fn) * pop.nearest("surname", sn) * FUZZY_PENALTY
+            p = forename_chance(pop, fn, fuzzy=True) * pop.nearest("surname", sn) * FUZZY_PENALTY
             for hit in hits:
                 self._keep(found, r, hit.staff, "name", span, p, True, (fn, sn))
+
+    def _fuzzy_initial(self, found, index, h, pop, r, span, letter, sn) -> None:
+        exact, dels = variant_hashes(h, LABEL, sn, True)
+        queries = query_keys(exact, dels, pair_wrap(INITIAL, first=h.token(LABEL, letter)))
+        hits = [x for x in index.lookup_all(queries) if x.field == Field.INITIAL and x.fuzzy]
+        if hits:
+            p = pop.initial(letter) * pop.nearest("surname", sn) * FUZZY_PENALTY
+            for hit in hits:
+                self._keep(found, r, hit.staff, "initial_name", span, p, True, (letter, sn))
 
     @staticmethod
     def _keep(found, r, staff, kind, span, p, fuzzy, parts) -> None:

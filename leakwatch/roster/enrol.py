@@ -9,9 +9,11 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import struct
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from multiprocessing import get_context
 
 from rapidfuzz import fuzz
@@ -25,6 +27,9 @@ from leakwatch.plugins import load_matchers
 PAD_TO = 8  # key arrays are padded with random values to a multiple of this
 CHUNK = 2000  # rows per worker task
 SENSITIVE_CUTOFF = 90  # rapidfuzz token_set_ratio for "this unit is a sensitive one"
+
+
+_FIELD_NAMES = {int(f): f.name.lower() for f in Field}
 
 
 @dataclass(slots=True)
@@ -45,6 +50,7 @@ class Enrolment:
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # entries by field name
 
 
+@lru_cache(maxsize=4096)
 def is_sensitive(unit: str, sensitive_units: tuple[str, ...]) -> bool:
     """Whether a unit is one of the configured sensitive ones (public vocabulary, fuzzily)."""
     if not unit:
@@ -55,7 +61,9 @@ def is_sensitive(unit: str, sensitive_units: tuple[str, ...]) -> bool:
 
 def _pad(keys: list[int]) -> list[int]:
     short = (-len(keys)) % PAD_TO
-    return keys + [int.from_bytes(secrets.token_bytes(8), "little", signed=True) for _ in range(short)]
+    if not short:
+        return keys
+    return keys + list(struct.unpack(f"<{short}q", secrets.token_bytes(8 * short)))
 
 
 def enrol_rows(rows: list[RosterRow], hasher: Hasher, sensitive_units: tuple[str, ...],
@@ -64,21 +72,22 @@ def enrol_rows(rows: list[RosterRow], hasher: Hasher, sensitive_units: tuple[str
     matchers = matchers if matchers is not None else load_matchers()
     ctx = MatchContext(hasher=hasher)
     out = Enrolment()
+    token_field = int(Field.TOKEN)
     for row in rows:
         grouped: dict[tuple[int, int], list[int]] = defaultdict(list)
         for m in matchers:
-            for e in m.entries(row, ctx):
-                if e.field == Field.TOKEN:
-                    out.tokens.add(e.key)
+            for fld, kind, key in m.entries(row, ctx):
+                if fld == token_field:
+                    out.tokens.add(key)
                 else:
-                    grouped[(int(e.field), int(e.kind))].append(e.key)
+                    grouped[fld, kind].append(key)
         digest = hashlib.blake2b(digest_size=16)
         entries = []
         for (fld, kind) in sorted(grouped):
             keys = sorted(set(grouped[(fld, kind)]))
-            digest.update(f"{fld}:{kind}:".encode() + b"".join(k.to_bytes(8, "little", signed=True) for k in keys))
-            entries.append((fld, kind, _pad(keys)))
-            out.counts[Field(fld).name.lower()] += len(keys)
+            digest.update(struct.pack(f"<hh{len(keys)}q", fld, kind, *keys))
+            entries.append((int(fld), int(kind), _pad(keys)))
+            out.counts[_FIELD_NAMES[fld]] += len(keys)
         out.staff.append(EnrolledStaff(
             ref=hasher.ref(row.staff_id), rank=row.rank or None, unit=row.unit or None,
             vetting=row.vetting or None, sensitive=is_sensitive(row.unit, sensitive_units),
@@ -126,3 +135,17 @@ def enrol_parallel(rows: list[RosterRow], key: bytes, sensitive_units: tuple[str
                 progress(len(chunk))
     total.counts["name_tokens"] = len(total.tokens)
     return total
+
+
+def context_from_enrolment(enrolment: Enrolment, hasher: Hasher, population=None, **settings) -> MatchContext:
+    """A match context straight from an enrolment, without the database (tests, benchmarks)."""
+    from leakwatch.index import RosterIndex, StaffTable
+    from leakwatch.population import load_population
+
+    staff = enrolment.staff
+    table = StaffTable(refs=[s.ref for s in staff], rank=[s.rank for s in staff], unit=[s.unit for s in staff],
+                       vetting=[s.vetting for s in staff], sensitive=[s.sensitive for s in staff],
+                       leaver=[False] * len(staff))
+    rows = [(i, f, k, keys) for i, s in enumerate(staff) for f, k, keys in s.entries]
+    index = RosterIndex.from_entries(rows, enrolment.tokens, table)
+    return MatchContext(hasher=hasher, index=index, population=population or load_population(), **settings)

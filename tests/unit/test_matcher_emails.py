@@ -1,0 +1,68 @@
+"""E-mail and credential matchers: roster addresses, force domains, passwords never kept."""
+
+from __future__ import annotations
+
+import pytest
+
+from matchers.credentials import CredentialMatcher
+from matchers.emails import EmailMatcher
+from synthetic import prose, table
+
+
+def emails(ctx, text):
+    return [(e.kind, e.staff) for e in EmailMatcher().match(prose(text), ctx)]
+
+
+@pytest.mark.parametrize("form", [
+    lambda a: a,
+    lambda a: a.upper(),
+    lambda a: a.replace("@", " [at] ").replace(".", " (dot) "),
+    lambda a: f"<{a}>",
+])
+def test_roster_addresses_match_in_obfuscated_forms(ctx, rows, form):
+    """Upper case, [at]/(dot) and angle brackets fold to the enrolled address."""
+    assert ("email", 3) in emails(ctx, f"contact {form(rows[3].email)} today")
+
+
+def test_force_domain_address_not_on_roster_is_reported_without_a_person(ctx):
+    """An address at a force domain that no staff member holds is force_email, staff None."""
+    assert emails(ctx, "x.nobody@force.example.police.uk") == [("force_email", None)]
+
+
+def test_other_domains_are_ignored(ctx):
+    """Addresses elsewhere are not evidence."""
+    assert emails(ctx, "someone@example.org and a@b.co") == []
+
+
+def creds(ctx, doc):
+    return list(CredentialMatcher().match(doc, ctx))
+
+
+@pytest.mark.parametrize("sep", [":", ";", " | ", "\t", " "])
+def test_address_with_password_is_a_credential(ctx, rows, sep):
+    """email:pass, email;pass, email | pass and whitespace forms are credentials."""
+    found = creds(ctx, prose(f"{rows[4].email}{sep}Summer2026!"))
+    assert [(e.kind, e.staff) for e in found] == [("credential", 4)]
+
+
+def test_password_never_reaches_the_evidence(ctx, rows):
+    """The password is not in the snippet or detail, not even partly."""
+    (ev,) = creds(ctx, prose(f"{rows[4].email}:Tr0ub4dor&3"))
+    assert "Tr0ub" not in ev.snippet + ev.detail
+    assert rows[4].email not in ev.snippet
+
+
+def test_password_column_in_a_table_makes_credentials(ctx):
+    """A table with a password column marks force addresses in it."""
+    doc = table(["email", "password"], [["pc.nobody@force.example.police.uk", "hunter22"]])
+    assert [(e.kind, e.detail) for e in creds(ctx, doc)] == [("credential", "force domain")]
+
+
+@pytest.mark.parametrize("text", [
+    "alice@example.org:hunter22",  # not a force address
+    "x@force.example.police.uk",  # no password
+    "write to x@force.example.police.uk: http://example.org",  # a URL is not a password
+])
+def test_not_credentials(ctx, text):
+    """Other domains, bare addresses and URLs after a colon are not credentials."""
+    assert creds(ctx, prose(text)) == []

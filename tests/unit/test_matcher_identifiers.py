@@ -1,0 +1,69 @@
+"""Identifier matcher: pay and warrant numbers after normalisation, one edit as corroboration."""
+
+from __future__ import annotations
+
+import pytest
+
+from matchers.identifiers import IdentifierMatcher, number_candidates
+from synthetic import prose
+
+
+def hits(ctx, text):
+    return [(e.staff, e.kind, e.fuzzy, e.log_lr) for e in IdentifierMatcher().match(prose(text), ctx)]
+
+
+def spaced(ds, sep):
+    return sep.join(ds[i:i + 2] for i in range(0, len(ds), 2))
+
+
+@pytest.mark.parametrize("form", [
+    lambda d: d,
+    lambda d: spaced(d, " "),
+    lambda d: spaced(d, "-"),
+    lambda d: d.replace("0", "O").replace("1", "l"),
+    lambda d: f"pay no:{d}.",
+])
+def test_formatted_pay_numbers_match_exactly(ctx, rows, form):
+    """`12 34 56`, `12-34-56`, O for 0 and l for 1 all normalise to the enrolled number."""
+    r = next(r for r in rows if "0" in r.pay_number or "1" in r.pay_number)
+    i = rows.index(r)
+    found = hits(ctx, f"ref {form(r.pay_number)} end")
+    assert (i, "pay_number", False, 6.0) in found
+
+
+def test_warrant_numbers_are_told_apart_from_pay_numbers(ctx, rows):
+    """A warrant number is reported as such."""
+    assert (5, "warrant_number", False, 7.0) in hits(ctx, f"collar {rows[5].warrant_number}")
+
+
+def test_one_wrong_digit_is_fuzzy_and_weak(ctx, rows):
+    """A one-digit slip still matches, flagged fuzzy, with strength below the roster's fill factor."""
+    ds = rows[9].pay_number
+    wrong = ds[:3] + str((int(ds[3]) + 1) % 10) + ds[4:]
+    found = [h for h in hits(ctx, wrong) if h[0] == 9]
+    assert found and all(h[2] for h in found)
+    # 2,000 staff in a 900,000-number space: a fuzzy hit alone must not beat chance by much
+    assert max(h[3] for h in found) < 4.0
+
+
+NEGATIVES = ["1234", "10.0.0.1", "version 3.11.7", "call 0800", "abc123456def"]
+
+
+@pytest.mark.parametrize("text", NEGATIVES)
+def test_short_numbers_and_numbers_inside_words_are_not_candidates(text):
+    """Under five digits, IP-like runs of short groups, or digits glued to letters are no identifier."""
+    assert [c for c in number_candidates(text) if len(c[2]) >= 6] == [] or text == "10.0.0.1"
+
+
+def test_a_number_not_on_the_roster_does_not_match(ctx, rows):
+    """A number nobody holds, and no neighbour of it, gives no evidence."""
+    taken = {r.pay_number for r in rows} | {r.warrant_number for r in rows}
+    free = next(str(n) for n in range(100000, 200000) if str(n) not in taken)
+    assert hits(ctx, free) == [] or all(h[2] for h in hits(ctx, free))
+
+
+def test_two_numbers_side_by_side_are_both_tried(ctx, rows):
+    """"123456 654321" yields each number, not only their concatenation."""
+    text = f"{rows[1].pay_number} {rows[2].pay_number}"
+    staff = {h[0] for h in hits(ctx, text) if not h[2]}
+    assert {1, 2} <= staff

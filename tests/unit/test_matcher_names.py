@@ -1,0 +1,142 @@
+"""Name matcher: true and false positives over a hashed roster of made-up names."""
+
+from __future__ import annotations
+
+import pytest
+
+from matchers.names import NameMatcher
+from synthetic import prose
+
+
+def staff_found(ctx, text):
+    return {(ev.staff, ev.kind, ev.fuzzy) for ev in NameMatcher().match(prose(text), ctx)}
+
+
+def who(ctx, text):
+    return {ev.staff for ev in NameMatcher().match(prose(text), ctx)}
+
+
+def idx(rows, n):
+    return n  # staff are indexed in roster order
+
+
+TRUE_POSITIVES = [
+    "{f} {s}",
+    "{S}, {f}",
+    "{s} {f}",
+    "{f[0]}. {s}",
+    "{s} {f[0]}",
+    "Officer: {F} {S} (Response)",
+    "{f} | PC | {s}",
+]
+
+
+@pytest.mark.parametrize("template", TRUE_POSITIVES)
+def test_name_forms_match_the_staff_member(ctx, rows, template):
+    """Forename+surname in either order, SURNAME, Forename and initials all find the staff member."""
+    r = rows[0]
+    text = template.format(f=r.forenames, s=r.surname, F=r.forenames.upper(), S=r.surname.upper())
+    assert 0 in who(ctx, text)
+
+
+def test_one_typo_in_a_long_surname_matches_fuzzily(ctx, rows):
+    """Edit distance 1 on a surname of 5+ letters still matches, flagged fuzzy."""
+    r = next(r for r in rows if len(r.surname) >= 7)
+    i = rows.index(r)
+    typo = r.surname[:3] + ("x" if r.surname[3] != "x" else "y") + r.surname[4:]
+    found = staff_found(ctx, f"{r.forenames} {typo}")
+    assert (i, "name", True) in found
+
+
+def test_dropped_and_added_letters_match(ctx, rows):
+    """A deleted or an inserted letter in a 5+ letter surname is within one edit."""
+    r = next(r for r in rows if len(r.surname) >= 7)
+    i = rows.index(r)
+    assert i in who(ctx, f"{r.forenames} {r.surname[:4] + r.surname[5:]}")
+    assert i in who(ctx, f"{r.forenames} {r.surname[:4] + 'q' + r.surname[4:]}")
+
+
+def test_two_typos_do_not_match(ctx, rows):
+    """Edit distance 2 is not a hit: the deleted position is part of the hash."""
+    r = next(r for r in rows[300:] if len(r.surname) >= 8)
+    i = rows.index(r)
+    s = r.surname.lower()
+    two = s[:2] + ("z" if s[2] != "z" else "y") + s[3:5] + ("z" if s[5] != "z" else "y") + s[6:]
+    assert i not in who(ctx, f"{r.forenames} {two}")
+
+
+def test_diacritics_and_lookalike_letters_fold(ctx, rows):
+    """Accents and Cyrillic look-alike letters fold to the Latin name."""
+    r = next(r for r in rows if "a" in r.surname and "e" in r.surname.lower())
+    i = rows.index(r)
+    accented = r.surname.replace("e", "é")
+    cyrillic = r.surname.replace("a", "\u0430")  # Cyrillic small a
+    assert i in who(ctx, f"{r.forenames} {accented}")
+    assert i in who(ctx, f"{r.forenames} {cyrillic}")
+
+
+def test_nickname_matches_the_given_name(key):
+    """'Bill' finds a William: nicknames come from the nicknames package."""
+    from leakwatch.keys import Hasher
+    from leakwatch.models import RosterRow
+    from leakwatch.roster.enrol import context_from_enrolment, enrol_rows
+
+    h = Hasher(key)
+    row = RosterRow(line=2, staff_id="N1", forenames="William", surname="Quillerby")
+    c = context_from_enrolment(enrol_rows([row], h, ()), h)
+    assert who(c, "Bill Quillerby") == {0}
+    assert who(c, "Will QUILLERBY") == {0}
+
+
+FALSE_POSITIVES = [
+    "{f} went to the shop",
+    "the {s} family",
+    "Zebedee {s}",
+    "{f} Wolstenholme-Fairweather",
+]
+
+
+@pytest.mark.parametrize("template", FALSE_POSITIVES)
+def test_half_a_name_or_another_persons_name_does_not_match(ctx, rows, template):
+    """A forename or surname alone, or another forename with the surname, is no name hit."""
+    r = rows[400]
+    text = template.format(f=r.forenames, s=r.surname)
+    assert 400 not in who(ctx, text)
+
+
+def test_short_names_are_not_matched_fuzzily(key):
+    """A typo in a name under five letters is not a hit (too many strangers are one edit away)."""
+    from leakwatch.keys import Hasher
+    from leakwatch.models import RosterRow
+    from leakwatch.roster.enrol import context_from_enrolment, enrol_rows
+
+    h = Hasher(key)
+    row = RosterRow(line=2, staff_id="N1", forenames="Ynyr", surname="Kemp")
+    c = context_from_enrolment(enrol_rows([row], h, ()), h)
+    assert who(c, "Ynyr Kemp") == {0}
+    assert who(c, "Ynyr Kamp") == set()
+
+
+def test_common_names_are_weaker_than_rare_ones(pop_ctx, pop_rows):
+    """Strength is a likelihood ratio: the commonest staff name scores below the rarest."""
+    pop = pop_ctx.population
+    freq = [(pop.forename(r.forenames.lower()) * pop.surname(r.surname.lower()), i) for i, r in enumerate(pop_rows)]
+    common, rare = max(freq)[1], min(freq)[1]
+    m = NameMatcher()
+
+    def strength(i):
+        r = pop_rows[i]
+        evs = [e for e in m.match(prose(f"{r.forenames} {r.surname}"), pop_ctx) if e.staff == i]
+        return max(e.log_lr for e in evs)
+
+    assert strength(common) + 2 < strength(rare)
+
+
+def test_snippets_are_masked(ctx, rows):
+    """Evidence carries only masked snippets: first letter and stars."""
+    r = rows[0]
+    evs = list(NameMatcher().match(prose(f"{r.forenames} {r.surname}"), ctx))
+    assert evs
+    for ev in evs:
+        assert r.surname.lower() not in ev.snippet.lower()
+        assert ev.snippet.startswith(r.forenames[0].upper()) or ev.snippet.startswith(r.surname[0].upper())

@@ -90,7 +90,7 @@ async def load_context(cfg: Config, hasher):
     conn = await _connect(cfg)
     try:
         await check_key(conn, hasher.fingerprint)
-        staff, entries, tokens = await load_roster(conn, cfg.roster.leaver_days)
+        staff, tokens = await load_roster(conn, cfg.roster.leaver_days)
     finally:
         await conn.close()
     if not staff:
@@ -99,7 +99,7 @@ async def load_context(cfg: Config, hasher):
         refs=[r["ref"] for r in staff], rank=[r["rank"] for r in staff], unit=[r["unit"] for r in staff],
         vetting=[r["vetting"] for r in staff], sensitive=[r["sensitive"] for r in staff],
         leaver=[r["leaver"] for r in staff])
-    index = RosterIndex.from_entries(entries, tokens, table)
+    index = RosterIndex.from_blobs([(r["entry_keys"], r["entry_tags"]) for r in staff], tokens, table)
     event(log, "roster_loaded", staff=len(table), entries=len(index), name_tokens=len(tokens))
     return MatchContext(hasher=hasher, index=index, population=load_population(cfg.match.population_file),
                         force_domains=cfg.match.force_domains, force_names=cfg.match.force_names,

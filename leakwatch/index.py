@@ -46,20 +46,41 @@ class Hit:
 
 
 def variant_hashes(hasher: Hasher, label: str, value: str, fuzzy: bool) -> tuple[int, list[tuple[int, int]]]:
-    """The keyed hash of a value and, when fuzzy, of each one-deletion variant with its position."""
-    exact = hasher.token(label, value)
-    dels = [(i, hasher.token(label, d)) for i, d in deletions(value)] if fuzzy else []
-    return exact, dels
+    """The keyed hash of a value and, when fuzzy, of each one-deletion variant with its position.
+
+    Memoised per value: names repeat across a roster and across documents.
+    """
+    if not fuzzy:
+        return hasher.token(label, value), []
+    cache = hasher.variant_cache
+    got = cache.get((label, value))
+    if got is None:
+        if len(cache) >= hasher.CACHE_LIMIT // 8:
+            cache.clear()
+        token = hasher.token
+        got = cache[(label, value)] = (token(label, value), [(i, token(label, d)) for i, d in deletions(value)])
+    return got
 
 
-def enrol_keys(exact: int, dels: list[tuple[int, int]], wrap=None) -> list[tuple[Kind, int]]:
+def unique_variant_hashes(hasher: Hasher, label: str, value: str) -> tuple[int, list[tuple[int, int]]]:
+    """`variant_hashes` for values that do not repeat (identifiers): nothing is cached."""
+    h = hasher.uncached
+    return h(label, value), [(i, h(label, d)) for i, d in deletions(value)]
+
+
+# Plain ints of the enums, for the enrolment hot path (an IntEnum costs a call each time).
+EXACT, DEL, SUB = int(Kind.EXACT), int(Kind.DEL), int(Kind.SUB)
+F_NAME, F_INITIAL, F_PAY, F_WARRANT, F_EMAIL, F_TOKEN = (int(f) for f in Field)
+
+
+def enrol_keys(exact: int, dels: list[tuple[int, int]], wrap=None) -> list[tuple[int, int]]:
     """Index entries for one value: exact, and deletion neighbourhood (DEL and positional SUB)."""
     w = wrap or (lambda k: k)
-    out = [(Kind.EXACT, w(exact))]
+    out = [(EXACT, w(exact))]
     for i, d in dels:
         wd = w(d)
-        out.append((Kind.DEL, wd))
-        out.append((Kind.SUB, with_position(wd, i)))
+        out.append((DEL, wd))
+        out.append((SUB, with_position(wd, i)))
     return out
 
 
@@ -120,20 +141,14 @@ class RosterIndex:
         self.table = table
 
     @classmethod
-    def from_entries(cls, rows, name_tokens, table: StaffTable) -> "RosterIndex":
-        """rows: iterable of (staff index, field, kind, list of keys)."""
-        ks, ss, fs, ds = [], [], [], []
-        for staff, fld, kind, keys in rows:
-            if isinstance(keys, (bytes, bytearray, memoryview)):
-                arr = np.frombuffer(keys, dtype=">i8").astype(np.int64)
-            else:
-                arr = np.asarray(keys, dtype=np.int64)
-            ks.append(arr)
-            ss.append(np.full(len(arr), staff, dtype=np.int32))
-            fs.append(np.full(len(arr), fld, dtype=np.int8))
-            ds.append(np.full(len(arr), kind, dtype=np.int8))
-        cat = (lambda xs, t: np.concatenate(xs) if xs else np.zeros(0, dtype=t))
-        return cls(cat(ks, np.int64), cat(ss, np.int32), cat(fs, np.int8), cat(ds, np.int8), set(name_tokens), table)
+    def from_blobs(cls, blobs, name_tokens, table: StaffTable) -> "RosterIndex":
+        """blobs: (keys, tags) per staff member in table order, as enrolment packs them."""
+        blobs = list(blobs)
+        lengths = np.fromiter((len(t) for _, t in blobs), dtype=np.int64, count=len(blobs))
+        keys = np.frombuffer(b"".join(k for k, _ in blobs), dtype=">i8").astype(np.int64)
+        tags = np.frombuffer(b"".join(t for _, t in blobs), dtype=np.uint8)
+        staff = np.repeat(np.arange(len(blobs), dtype=np.int32), lengths)
+        return cls(keys, staff, (tags // 4).astype(np.int8), (tags % 4).astype(np.int8), set(name_tokens), table)
 
     def __len__(self) -> int:
         return len(self.keys)

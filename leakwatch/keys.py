@@ -85,6 +85,7 @@ class Hasher:
             raise ValueError(f"key must be {KEY_BYTES} bytes")
         self._key = key
         self._cache: dict[tuple[str, str], int] = {}
+        self.variant_cache: dict[tuple[str, str], tuple[int, list[tuple[int, int]]]] = {}
         self.fingerprint = hashlib.blake2b(key, digest_size=16, person=_person("lw-fingerprint")).hexdigest()
 
     def token(self, label: str, value: str) -> int:
@@ -101,6 +102,14 @@ class Hasher:
                                "little", signed=True)
             self._cache[k] = h
         return h
+
+    def uncached(self, label: str, value: str) -> int:
+        """`token` without the memo: for values that never repeat (a roster's pay numbers)."""
+        person = _PERSONS.get(label)
+        if person is None:
+            person = _PERSONS[label] = _person(label)
+        return int.from_bytes(hashlib.blake2b(value.encode(), key=self._key, digest_size=8, person=person).digest(),
+                              "little", signed=True)
 
     def ref(self, staff_id: str) -> str:
         """The stable opaque reference for an HR staff id: `s-` and 16 base32 characters."""

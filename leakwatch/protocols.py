@@ -9,7 +9,7 @@ point group and never imports them by name.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, ClassVar, NamedTuple, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
 from leakwatch.models import Document, Evidence, RosterRow
 
@@ -17,16 +17,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from leakwatch.index import MatchContext
 
 
-class Entry(NamedTuple):
-    """One keyed-hash index entry derived from a roster row.
+Entry = tuple[int, int, int]
+"""One keyed-hash index entry derived from a roster row: (field, kind, key).
 
-    `field` says which roster field it came from (see `leakwatch.index.Field`);
-    `kind` is EXACT, DEL (one character deleted) or SUB (deleted, position mixed in).
-    """
-
-    field: int
-    kind: int
-    key: int
+`field` says which roster field it came from (`leakwatch.index.Field`, as an int);
+`kind` is EXACT, DEL (one character deleted) or SUB (deleted, position mixed in)
+(`leakwatch.index.Kind`, as an int); `key` a signed 64-bit keyed hash. A plain
+tuple because enrolment makes tens of millions of them.
+"""
 
 
 @runtime_checkable

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from typing import ClassVar
 
-from leakwatch.index import Field, Kind, MatchContext
+from leakwatch.index import EXACT, F_EMAIL, Field, MatchContext
 from leakwatch.models import Document, Evidence, RosterRow
 from leakwatch.normalise import email as norm_email
 from leakwatch.protocols import Entry
@@ -56,10 +56,9 @@ class EmailMatcher:
 
     name: ClassVar[str] = "emails"
 
-    def entries(self, row: RosterRow, ctx: MatchContext):
+    def entries(self, row: RosterRow, ctx: MatchContext) -> list[Entry]:
         addr = norm_email(row.email) if row.email else ""
-        if addr:
-            yield Entry(Field.EMAIL, Kind.EXACT, ctx.hasher.token(LABEL, addr))
+        return [(F_EMAIL, EXACT, ctx.hasher.uncached(LABEL, addr))] if addr else []
 
     def match(self, doc: Document, ctx: MatchContext) -> Iterable[Evidence]:
         domains = tuple(d.lower() for d in ctx.force_domains)

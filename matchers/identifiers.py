@@ -12,8 +12,8 @@ import re
 from collections.abc import Iterable
 from typing import ClassVar
 
-from leakwatch.index import (MIN_FUZZY_NUMBER, Field, MatchContext, enrol_keys, query_keys,
-                             variant_hashes)
+from leakwatch.index import (F_PAY, F_WARRANT, MIN_FUZZY_NUMBER, Field, MatchContext, enrol_keys, query_keys,
+                             unique_variant_hashes, variant_hashes)
 from leakwatch.models import Document, Evidence, RosterRow
 from leakwatch.normalise import digits
 from leakwatch.protocols import Entry
@@ -55,14 +55,18 @@ class IdentifierMatcher:
 
     name: ClassVar[str] = "identifiers"
 
-    def entries(self, row: RosterRow, ctx: MatchContext) -> Iterable[Entry]:
-        for fld, raw in ((Field.PAY, row.pay_number), (Field.WARRANT, row.warrant_number)):
+    def entries(self, row: RosterRow, ctx: MatchContext) -> list[Entry]:
+        out: list[Entry] = []
+        for fld, raw in ((F_PAY, row.pay_number), (F_WARRANT, row.warrant_number)):
             ds = digits(raw)
             if not ds:
                 continue
-            exact, dels = variant_hashes(ctx.hasher, LABEL, ds, len(ds) >= MIN_FUZZY_NUMBER)
-            for kind, key in enrol_keys(exact, dels):
-                yield Entry(fld, kind, key)
+            if len(ds) >= MIN_FUZZY_NUMBER:
+                exact, dels = unique_variant_hashes(ctx.hasher, LABEL, ds)
+            else:
+                exact, dels = ctx.hasher.uncached(LABEL, ds), []
+            out.extend((fld, kind, key) for kind, key in enrol_keys(exact, dels))
+        return out
 
     def match(self, doc: Document, ctx: MatchContext) -> Iterable[Evidence]:
         index = ctx.index

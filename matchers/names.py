@@ -16,9 +16,9 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import ClassVar
 
-from leakwatch.index import (MIN_FUZZY_NAME, Field, Kind, MatchContext, enrol_keys, pair_wrap,
-                             query_keys, variant_hashes)
-from leakwatch.keys import combine
+from leakwatch.index import (EXACT, F_INITIAL, F_NAME, F_TOKEN, MIN_FUZZY_NAME, SUB, Field, Kind, MatchContext,
+                             enrol_keys, pair_wrap, query_keys, variant_hashes)
+from leakwatch.keys import combine, with_position
 from leakwatch.models import Document, Evidence, RosterRow
 from leakwatch.normalise import fold, name_key, name_tokens
 from leakwatch.protocols import Entry
@@ -108,37 +108,37 @@ class NameMatcher:
 
     name: ClassVar[str] = "names"
 
-    def entries(self, row: RosterRow, ctx: MatchContext):
+    def entries(self, row: RosterRow, ctx: MatchContext) -> list[Entry]:
         h = ctx.hasher
         sns = surname_forms(row.surname)
-        fns = name_tokens(row.forenames)
         if not sns:
-            return
-        t = lambda v: h.token(LABEL, v)  # noqa: E731
+            return []
+        fns = name_tokens(row.forenames)
+        t = h.token
         given = fns[0] if fns else None
         forms = set(fns)
         if given:
             forms |= forename_variants(given)
-        for s in sns:
-            yield Entry(Field.TOKEN, Kind.EXACT, t(s))
+        out: list[Entry] = [(F_TOKEN, EXACT, t(LABEL, s)) for s in sns]
+        sn_hashes = [t(LABEL, s) for s in sns]
         for f in forms:
-            yield Entry(Field.TOKEN, Kind.EXACT, t(f))
-            for s in sns:
-                yield Entry(Field.NAME, Kind.EXACT, combine(PAIR, t(f), t(s)))
+            tf = t(LABEL, f)
+            out.append((F_TOKEN, EXACT, tf))
+            out.extend((F_NAME, EXACT, combine(PAIR, tf, ts)) for ts in sn_hashes)
         sn = sns[0]
         sn_exact, sn_dels = variant_hashes(h, LABEL, sn, len(sn) >= MIN_FUZZY_NAME)
         if given:
-            for kind, key in enrol_keys(sn_exact, sn_dels, pair_wrap(PAIR, first=t(given))):
-                yield Entry(Field.NAME, kind, key)
+            tg = t(LABEL, given)
+            out.extend((F_NAME, kind, key) for kind, key in enrol_keys(sn_exact, sn_dels, pair_wrap(PAIR, first=tg)))
             g_exact, g_dels = variant_hashes(h, LABEL, given, len(given) >= MIN_FUZZY_NAME)
-            for kind, key in enrol_keys(g_exact, g_dels, pair_wrap(PAIR, second=sn_exact)):
-                yield Entry(Field.NAME, kind, key)
+            out.extend((F_NAME, kind, key) for kind, key in enrol_keys(g_exact, g_dels, pair_wrap(PAIR, second=sn_exact)))
         for initial in {f[0] for f in fns[:2]}:
-            for s in sns:
-                yield Entry(Field.INITIAL, Kind.EXACT, combine(INITIAL, t(initial), t(s)))
-        if given:  # a typo in the surname of an initial-and-surname list: first initial only
-            for kind, key in enrol_keys(sn_exact, sn_dels, pair_wrap(INITIAL, first=t(given[0]))):
-                yield Entry(Field.INITIAL, kind, key)
+            ti = t(LABEL, initial)
+            out.extend((F_INITIAL, EXACT, combine(INITIAL, ti, ts)) for ts in sn_hashes)
+        if given and sn_dels:  # a typo in the surname of an initial-and-surname list: substitutions only
+            ti = t(LABEL, given[0])
+            out.extend((F_INITIAL, SUB, with_position(combine(INITIAL, ti, d), i)) for i, d in sn_dels)
+        return out
 
     def match(self, doc: Document, ctx: MatchContext) -> Iterable[Evidence]:
         index = ctx.index

@@ -35,18 +35,13 @@ async def write_enrolment(conn: asyncpg.Connection, enrolment, *, fingerprint: s
         await conn.execute(q("create_incoming"))
         await conn.copy_records_to_table(
             "incoming_staff",
-            records=[(s.ref, s.rank, s.unit, s.vetting, s.sensitive, s.digest) for s in enrolment.staff],
-            columns=["ref", "rank", "unit", "vetting", "sensitive", "digest"])
-        await conn.copy_records_to_table(
-            "incoming_entries",
-            records=[(s.ref, f, k, keys) for s in enrolment.staff for f, k, keys in s.entries],
-            columns=["ref", "field", "kind", "keys"])
+            records=[(s.ref, s.rank, s.unit, s.vetting, s.sensitive, s.digest, s.keys, s.tags)
+                     for s in enrolment.staff],
+            columns=["ref", "rank", "unit", "vetting", "sensitive", "digest", "entry_keys", "entry_tags"])
         await conn.copy_records_to_table(
             "incoming_tokens", records=[(t,) for t in enrolment.tokens], columns=["key"])
         changes = await conn.fetchrow(q("count_changes"))
         await conn.execute(q("upsert_staff"))
-        await conn.execute(q("delete_changed_entries"))
-        await conn.execute(q("insert_changed_entries"))
         await conn.execute(q("insert_tokens"))
         deactivated = 0
         if replace:
@@ -60,17 +55,16 @@ async def write_enrolment(conn: asyncpg.Connection, enrolment, *, fingerprint: s
 
 
 async def load_roster(conn: asyncpg.Connection, leaver_days: int):
-    """(staff rows, entry rows, name tokens) for building a RosterIndex; staff ids mapped to 0..n-1."""
+    """(staff rows with their packed entries, name tokens) for building a RosterIndex."""
     staff = await conn.fetch(q("load_staff"), leaver_days)
-    position = {r["id"]: i for i, r in enumerate(staff)}
-    entries = []
-    for r in await conn.fetch(q("load_entries"), leaver_days):
-        entries.append((position[r["staff_id"]], r["field"], r["kind"], r["keys"]))
     tokens = [r["key"] for r in await conn.fetch(q("load_name_tokens"))]
-    return staff, entries, tokens
+    return staff, tokens
 
 
 async def roster_stats(conn: asyncpg.Connection) -> dict:
     row = dict(await conn.fetchrow(q("roster_stats")))
-    row["entries"] = {f"{r['field']}/{r['kind']}": r["n"] for r in await conn.fetch(q("entries_by_field"))}
+    from leakwatch.index import Field, Kind
+
+    row["entries"] = {f"{Field(r['tag'] // 4).name.lower()}/{Kind(r['tag'] % 4).name.lower()}": r["n"]
+                      for r in await conn.fetch(q("entries_by_tag"))}
     return row

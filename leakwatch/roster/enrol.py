@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-import struct
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from multiprocessing import get_context
 
+import numpy as np
 from rapidfuzz import fuzz
 
 from leakwatch.index import Field, Kind, MatchContext
@@ -39,8 +39,9 @@ class EnrolledStaff:
     unit: str | None
     vetting: str | None
     sensitive: bool
-    digest: bytes
-    entries: list[tuple[int, int, list[int]]]  # (field, kind, padded keys)
+    digest: bytes  # of the entries before padding: tells "unchanged" on re-import
+    keys: bytes  # big-endian int64 keys, grouped by tag, each group padded to a multiple of PAD_TO
+    tags: bytes  # one byte per key: field * 4 + kind
 
 
 @dataclass
@@ -59,39 +60,67 @@ def is_sensitive(unit: str, sensitive_units: tuple[str, ...]) -> bool:
     return any(fuzz.token_set_ratio(u, fold(s)) >= SENSITIVE_CUTOFF for s in sensitive_units)
 
 
-def _pad(keys: list[int]) -> list[int]:
-    short = (-len(keys)) % PAD_TO
-    if not short:
-        return keys
-    return keys + list(struct.unpack(f"<{short}q", secrets.token_bytes(8 * short)))
+_TOKEN_TAG = int(Field.TOKEN) * 4 + int(Kind.EXACT)
 
 
 def enrol_rows(rows: list[RosterRow], hasher: Hasher, sensitive_units: tuple[str, ...],
                matchers=None) -> Enrolment:
-    """Entries for each row from every matcher; no I/O."""
+    """Entries for each row from every matcher, packed per staff member; no I/O.
+
+    Matchers yield (field, kind, key); the bookkeeping (dedupe, order, padding,
+    digest) is done on numpy arrays for the whole batch, not entry by entry.
+    """
     matchers = matchers if matchers is not None else load_matchers()
     ctx = MatchContext(hasher=hasher)
     out = Enrolment()
-    token_field = int(Field.TOKEN)
+    if not rows:
+        return out
+    flat: list[tuple[int, int, int]] = []
+    bounds = [0]
     for row in rows:
-        grouped: dict[tuple[int, int], list[int]] = defaultdict(list)
         for m in matchers:
-            for fld, kind, key in m.entries(row, ctx):
-                if fld == token_field:
-                    out.tokens.add(key)
-                else:
-                    grouped[fld, kind].append(key)
-        digest = hashlib.blake2b(digest_size=16)
-        entries = []
-        for (fld, kind) in sorted(grouped):
-            keys = sorted(set(grouped[(fld, kind)]))
-            digest.update(struct.pack(f"<hh{len(keys)}q", fld, kind, *keys))
-            entries.append((int(fld), int(kind), _pad(keys)))
-            out.counts[_FIELD_NAMES[fld]] += len(keys)
+            flat += m.entries(row, ctx)
+        bounds.append(len(flat))
+    arr = np.array(flat, dtype=np.int64).reshape(-1, 3)
+    staff = np.repeat(np.arange(len(rows), dtype=np.int64), np.diff(bounds))
+    tags = arr[:, 0] * 4 + arr[:, 1]
+    keys = arr[:, 2]
+    is_token = tags == _TOKEN_TAG
+    out.tokens = set(np.unique(keys[is_token]).tolist())
+    staff, tags, keys = staff[~is_token], tags[~is_token], keys[~is_token]
+    order = np.lexsort((keys, tags, staff))
+    staff, tags, keys = staff[order], tags[order], keys[order]
+    keep = np.ones(len(keys), dtype=bool)
+    keep[1:] = (staff[1:] != staff[:-1]) | (tags[1:] != tags[:-1]) | (keys[1:] != keys[:-1])
+    staff, tags, keys = staff[keep], tags[keep], keys[keep]
+    for t in np.unique(tags):
+        out.counts[_FIELD_NAMES[int(t) // 4]] += int(np.count_nonzero(tags == t))
+    # Padding: each (staff, tag) group grows to a multiple of PAD_TO with random keys,
+    # so the length of a group does not tell the length of a name.
+    group_start = np.ones(len(keys), dtype=bool)
+    group_start[1:] = (staff[1:] != staff[:-1]) | (tags[1:] != tags[:-1])
+    starts = np.flatnonzero(group_start)
+    short = (-np.diff(np.append(starts, len(keys)))) % PAD_TO
+    n_pad = int(short.sum())
+    all_staff = np.concatenate([staff, np.repeat(staff[starts], short)])
+    all_tags = np.concatenate([tags, np.repeat(tags[starts], short)])
+    all_keys = np.concatenate([keys, np.frombuffer(secrets.token_bytes(8 * n_pad), dtype=np.int64)])
+    order = np.lexsort((all_keys, all_tags, all_staff))  # pads sorted in: no visible boundary
+    p_staff = all_staff[order]
+    p_tags = all_tags[order].astype(np.uint8)
+    p_keys = all_keys[order].astype(">i8")
+    p_bounds = np.searchsorted(p_staff, np.arange(len(rows) + 1))
+    bounds_real = np.searchsorted(staff, np.arange(len(rows) + 1))
+    raw_tags = tags.astype(np.uint8)
+    raw_keys = keys.astype("<i8")
+    for i, row in enumerate(rows):
+        a, b = bounds_real[i], bounds_real[i + 1]
+        digest = hashlib.blake2b(raw_tags[a:b].tobytes() + raw_keys[a:b].tobytes(), digest_size=16).digest()
+        pa, pb = p_bounds[i], p_bounds[i + 1]
         out.staff.append(EnrolledStaff(
             ref=hasher.ref(row.staff_id), rank=row.rank or None, unit=row.unit or None,
             vetting=row.vetting or None, sensitive=is_sensitive(row.unit, sensitive_units),
-            digest=digest.digest(), entries=entries,
+            digest=digest, keys=p_keys[pa:pb].tobytes(), tags=p_tags[pa:pb].tobytes(),
         ))
     out.counts["name_tokens"] = len(out.tokens)
     return out
@@ -146,6 +175,5 @@ def context_from_enrolment(enrolment: Enrolment, hasher: Hasher, population=None
     table = StaffTable(refs=[s.ref for s in staff], rank=[s.rank for s in staff], unit=[s.unit for s in staff],
                        vetting=[s.vetting for s in staff], sensitive=[s.sensitive for s in staff],
                        leaver=[False] * len(staff))
-    rows = [(i, f, k, keys) for i, s in enumerate(staff) for f, k, keys in s.entries]
-    index = RosterIndex.from_entries(rows, enrolment.tokens, table)
+    index = RosterIndex.from_blobs([(s.keys, s.tags) for s in staff], enrolment.tokens, table)
     return MatchContext(hasher=hasher, index=index, population=population or load_population(), **settings)

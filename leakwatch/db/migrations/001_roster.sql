@@ -14,18 +14,10 @@ CREATE TABLE IF NOT EXISTS staff (
     active      boolean NOT NULL DEFAULT true,
     left_at     timestamptz,                    -- set when a --replace import no longer lists them
     digest      bytea NOT NULL,                 -- hash of this row's entries: tells "unchanged" on re-import
+    entry_keys  bytea NOT NULL,                 -- keyed-hash index entries, big-endian int64s; each
+    entry_tags  bytea NOT NULL,                 -- (field, kind) group padded with random keys (one tag byte each)
     enrolled_at timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now()
-);
-
--- One row per staff member, field and kind; keys padded with random values to a
--- fixed multiple so the array length does not tell a name's length.
-CREATE TABLE IF NOT EXISTS staff_entries (
-    staff_id integer  NOT NULL REFERENCES staff (id) ON DELETE CASCADE,
-    field    smallint NOT NULL,
-    kind     smallint NOT NULL,
-    keys     bigint[] NOT NULL,
-    PRIMARY KEY (staff_id, field, kind)
 );
 
 -- Keyed hashes of every name token on the roster, unlinked to staff: the scanner's prefilter.

@@ -10,10 +10,7 @@ SELECT pg_advisory_xact_lock(hashtext('leakwatch.roster'));
 
 -- create_incoming --
 CREATE TEMP TABLE incoming_staff (
-    ref text, rank text, unit text, vetting text, sensitive boolean, digest bytea
-) ON COMMIT DROP;
-CREATE TEMP TABLE incoming_entries (
-    ref text, field smallint, kind smallint, keys bigint[]
+    ref text, rank text, unit text, vetting text, sensitive boolean, digest bytea, entry_keys bytea, entry_tags bytea
 ) ON COMMIT DROP;
 CREATE TEMP TABLE incoming_tokens (key bigint) ON COMMIT DROP;
 
@@ -29,27 +26,16 @@ SELECT
 FROM incoming_staff i LEFT JOIN staff s ON s.ref = i.ref;
 
 -- upsert_staff --
-INSERT INTO staff (ref, rank, unit, vetting, sensitive, digest)
-SELECT ref, rank, unit, vetting, sensitive, digest FROM incoming_staff
+INSERT INTO staff (ref, rank, unit, vetting, sensitive, digest, entry_keys, entry_tags)
+SELECT ref, rank, unit, vetting, sensitive, digest, entry_keys, entry_tags FROM incoming_staff
 ON CONFLICT (ref) DO UPDATE SET
     rank = EXCLUDED.rank, unit = EXCLUDED.unit, vetting = EXCLUDED.vetting,
     sensitive = EXCLUDED.sensitive, digest = EXCLUDED.digest,
+    entry_keys = EXCLUDED.entry_keys, entry_tags = EXCLUDED.entry_tags,
     active = true, left_at = NULL, updated_at = now()
 WHERE staff.digest <> EXCLUDED.digest OR NOT staff.active
    OR staff.rank IS DISTINCT FROM EXCLUDED.rank OR staff.unit IS DISTINCT FROM EXCLUDED.unit
    OR staff.vetting IS DISTINCT FROM EXCLUDED.vetting OR staff.sensitive <> EXCLUDED.sensitive;
-
--- delete_changed_entries --
--- Staff upserted in this transaction (new or changed) get their entries rewritten whole.
-DELETE FROM staff_entries e USING staff s
-WHERE e.staff_id = s.id AND s.updated_at = now()
-  AND EXISTS (SELECT 1 FROM incoming_staff i WHERE i.ref = s.ref);
-
--- insert_changed_entries --
-INSERT INTO staff_entries (staff_id, field, kind, keys)
-SELECT s.id, ie.field, ie.kind, ie.keys
-FROM incoming_entries ie JOIN staff s ON s.ref = ie.ref
-WHERE s.updated_at = now();
 
 -- insert_tokens --
 INSERT INTO name_tokens (key) SELECT DISTINCT key FROM incoming_tokens
@@ -65,17 +51,10 @@ VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb);
 
 -- load_staff --
 -- Active staff, and leavers still inside the watch period.
-SELECT id, ref, rank, unit, vetting, sensitive, NOT active AS leaver
+SELECT ref, rank, unit, vetting, sensitive, NOT active AS leaver, entry_keys, entry_tags
 FROM staff
 WHERE active OR left_at > now() - make_interval(days => $1)
 ORDER BY id;
-
--- load_entries --
--- Keys as one big-endian bytea per row: decoded by numpy, not a Python int at a time.
-SELECT e.staff_id, e.field, e.kind,
-       (SELECT string_agg(int8send(k), ''::bytea ORDER BY ord) FROM unnest(e.keys) WITH ORDINALITY AS u(k, ord)) AS keys
-FROM staff_entries e JOIN staff s ON s.id = e.staff_id
-WHERE s.active OR s.left_at > now() - make_interval(days => $1);
 
 -- load_name_tokens --
 SELECT key FROM name_tokens;
@@ -90,6 +69,8 @@ SELECT
     (SELECT max(imported_at) FROM roster_imports)       AS last_import
 FROM staff;
 
--- entries_by_field --
-SELECT field, kind, sum(cardinality(keys))::bigint AS n
-FROM staff_entries GROUP BY field, kind ORDER BY field, kind;
+-- entries_by_tag --
+SELECT get_byte(entry_tags, i) AS tag, count(*) AS n
+FROM staff, generate_series(0, length(entry_tags) - 1) AS i
+WHERE active
+GROUP BY 1 ORDER BY 1;

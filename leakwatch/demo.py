@@ -41,7 +41,7 @@ def _names(rng: random.Random):
 def write_roster(path: Path, n: int, rng: random.Random) -> list[dict]:
     person = _names(rng)
     pays = rng.sample(range(100000, 999999), n)
-    warrants = rng.sample(range(1000, 999999), n)
+    warrants = rng.sample(range(1000000, 9999999), n)
     staff = []
     for i in range(n):
         fn, sn = person()

@@ -102,6 +102,8 @@ def assess(doc: Document, evidence: list[Evidence], ctx: MatchContext) -> Findin
     per_record: dict[int, dict[int, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
     kinds_of: dict[int, set[str]] = defaultdict(set)
     fuzzy_of: dict[int, bool] = {}
+    fuzzy_ids: set[tuple[int, int, str]] = set()  # (record, staff, family) whose best evidence is fuzzy
+    rec_kinds: dict[tuple[int, int], set[str]] = defaultdict(set)
     credentials: list[dict] = []
     context: dict[str, Evidence] = {}
     force_emails = 0
@@ -122,13 +124,27 @@ def assess(doc: Document, evidence: list[Evidence], ctx: MatchContext) -> Findin
         family = NAME_FAMILY.get(ev.kind, ev.kind)
         strength = min(ev.log_lr, NAME_CAP) if family == "name" else ev.log_lr
         slot = per_record[ev.record][ev.staff]
+        rec_kinds[(ev.record, ev.staff)].add(ev.kind)
         if strength > slot.get(family, -math.inf):
             slot[family] = strength
-        kinds_of[ev.staff].add(ev.kind)
-        fuzzy_of[ev.staff] = fuzzy_of.get(ev.staff, False) or ev.fuzzy
+            if ev.fuzzy:
+                fuzzy_ids.add((ev.record, ev.staff, family))
+            else:
+                fuzzy_ids.discard((ev.record, ev.staff, family))
 
     records: list[_RecordView] = []
     for rec, staff in per_record.items():
+        for s in list(staff):
+            fams = staff[s]
+            # A one-edit identifier is corroboration only: alone it is noise (most numbers
+            # have a staff member's number within one edit), so it needs a name beside it.
+            if "name" not in fams and all((rec, s, f) in fuzzy_ids for f in fams):
+                del staff[s]
+                continue
+            kinds_of[s] |= rec_kinds[(rec, s)]
+            fuzzy_of[s] = fuzzy_of.get(s, False) or any((rec, s, f) in fuzzy_ids for f in fams)
+        if not staff:
+            continue
         per_staff = [sum(fam.values()) - log_R for fam in staff.values()]
         records.append(_RecordView(rec, min(_log10_sum(per_staff), RECORD_CAP), staff))
     n = max(len(doc.records), len(records), 1)

@@ -22,8 +22,9 @@ LABEL = "num"
 MIN_DIGITS = 5
 MAX_DIGITS = 12
 
-# A run of digits and digit look-alikes (O, l, I, |), single spaces, hyphens or dots between.
-_CANDIDATE = re.compile(r"(?<![\w])[0-9OolIi|](?:[0-9OolIi|]|[ \-.](?=[0-9OolIi|])){3,24}(?![\w])")
+# A run of digits and digit look-alikes (O, l, I), single spaces, hyphens or dots between.
+# Not "|": it separates the cells of table records.
+_CANDIDATE = re.compile(r"(?<![\w])[0-9OolIi](?:[0-9OolIi]|[ \-.](?=[0-9OolIi])){3,24}(?![\w])")
 _REAL_DIGIT = re.compile(r"\d")
 
 

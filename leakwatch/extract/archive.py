@@ -102,28 +102,37 @@ class Meter:
 class Inflated:
     """Decompressed bytes of one member or stream: counted, charged to the budget, ratio-checked.
 
-    The ratio is taken against the compressed bytes actually pulled through `meter`
-    since `base` (not the declared size, which can lie). A read never returns more
-    than asked, and "read all" means one chunk.
+    The ratio is taken against an upper bound of the compressed bytes consumed: what
+    was actually pulled through `meter` since `base`, or the declared compressed size
+    if smaller (zipfile never reads past it). Reads are small (`STEP`) and use
+    `read1`, so read-ahead barely dilutes the ratio and a stream that breaks midway
+    loses at most one step of what it had decompressed.
     """
 
-    def __init__(self, f, ctx: Ctx, meter: Meter, base: int = 0):
+    STEP = 1 << 14
+
+    def __init__(self, f, ctx: Ctx, meter: Meter, base: int = 0, declared: int | None = None):
         self.f = f
+        self._read = getattr(f, "read1", None) or f.read
         self.ctx = ctx
         self.meter = meter
         self.base = base
+        self.declared = declared
         self.out = 0
 
     def read(self, n: int = -1) -> bytes:
-        if n is None or n < 0:
-            n = CHUNK
-        data = self.f.read(n)
+        if n is None or n < 0 or n > self.STEP:
+            n = self.STEP
+        data = self._read(n)
         k = len(data)
         if k:
             self.out += k
             self.ctx.charge(k)
             if self.out > RATIO_FLOOR:
-                if self.out > max(self.meter.count - self.base, 1) * self.ctx.limits.max_ratio:
+                comp = self.meter.count - self.base
+                if self.declared is not None:
+                    comp = min(comp, self.declared)
+                if self.out > max(comp, 1) * self.ctx.limits.max_ratio:
                     raise LimitHit(
                         f"decompressed more than {fmt_ratio(self.ctx.limits.max_ratio)} its compressed size "
                         "(possible zip bomb): read stopped"
@@ -372,7 +381,7 @@ def _zip_members(
             yield Document(msrc, "unknown", [], zi.file_size, [f"archive member unreadable ({describe_error(e)})"])
             continue
         with f:
-            member = Input(stream=Inflated(f, ctx, meter, base), size=zi.file_size)
+            member = Input(stream=Inflated(f, ctx, meter, base, zi.compress_size), size=zi.file_size)
             yield from extract_input(member, msrc, ctx, depth)
 
 

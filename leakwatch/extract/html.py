@@ -16,7 +16,8 @@ from html import unescape
 from .tabular import find_header
 from .text import Sink
 
-_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:_.-]*)")
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:_.-]*+)")
+_MARKUP = re.compile(r"<(?:/?[A-Za-z]|!|\?)")
 _RAW_END = {
     name: re.compile(rf"</{name}\b", re.I) for name in ("script", "style", "textarea", "title", "xmp", "noembed")
 }
@@ -189,10 +190,11 @@ class _Extractor:
             return gt_at
 
         while pos < n and not sink.full:
-            lt = text.find("<", pos)
-            if lt < 0:
+            nm = _MARKUP.search(text, pos)  # a "<" that can start markup; a lone "<" is text
+            if nm is None:
                 self.data(text[pos:], pos)
                 break
+            lt = nm.start()
             if lt > pos:
                 self.data(text[pos:lt], pos)
             if text.startswith("<!--", lt):

@@ -32,7 +32,7 @@ def looks_json(stripped: str) -> bool:
 
 
 def looks_ndjson(stripped: str) -> bool:
-    """Two or more lines that each parse as a JSON object or array on their own."""
+    """Two or more lines that each parse as a JSON object or array on their own (most of the sample)."""
     lines = [ln for ln in split_lines(stripped[:65536]) if ln.strip()]
     if len(stripped) >= 65536 and lines:
         lines.pop()
@@ -49,7 +49,7 @@ def looks_ndjson(stripped: str) -> bool:
         except (ValueError, RecursionError):
             continue
         ok += isinstance(v, (dict, list))
-    return ok >= 0.9 * len(lines)
+    return ok >= 2 and ok >= 0.6 * len(lines)
 
 
 def _scalar(v) -> str:

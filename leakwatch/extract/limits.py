@@ -61,9 +61,17 @@ def clean_name(name: str, limit: int = 1024) -> str:
 
 
 def describe_error(exc: BaseException) -> str:
-    """A short, content-free description of an exception: never its message."""
-    name = type(exc).__name__
-    return _ERROR_WORDS.get(name, name)
+    """A short, content-free description of an exception (or its root cause): never its message."""
+    chain = [exc]
+    while len(chain) < 8:
+        nxt = chain[-1].__cause__ or chain[-1].__context__
+        if nxt is None or nxt in chain:
+            break
+        chain.append(nxt)
+    for e in reversed(chain):  # the root cause says most
+        if type(e).__name__ in _ERROR_WORDS:
+            return _ERROR_WORDS[type(e).__name__]
+    return type(exc).__name__
 
 
 _ERROR_WORDS = {

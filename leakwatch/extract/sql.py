@@ -226,10 +226,12 @@ def parse_sql(text: str, sink: Sink) -> None:
         named = _column_list(m.group("icols"))
         table = table_id(key)
         p = m.end()
+        resume = None  # where to go on after a malformed tuple
         while not sink.full and text.startswith("(", p):
             row_line = lines.at(p)
             vals, q = _tuple(text, p)
-            if vals is None:
+            if vals is None:  # malformed: it becomes prose, and what was scanned is not rescanned
+                resume = max(q, m.end())
                 break
             cols = named or schema.get(key)
             hdr = cols if cols and len(cols) == len(vals) else None
@@ -241,5 +243,8 @@ def parse_sql(text: str, sink: Sink) -> None:
             if text.startswith(";", p):
                 p += 1
             break
-        prose_from = pos = max(p, m.end())
+        if resume is None:
+            prose_from = pos = max(p, m.end())
+        else:
+            prose_from, pos = p, resume
     prose(prose_from, n)

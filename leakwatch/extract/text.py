@@ -102,7 +102,8 @@ class Sink:
         text = " | ".join(cells)
         if len(text) > self.max_chars:  # a monster cell: keep the text, lose the structure
             return self._pieces(text, where)
-        if not self._room():
+        if len(self.records) >= self.max_records:
+            self.full = True
             return False
         self.records.append(Record(text, where, tuple(cells), headers, table))
         return True
@@ -151,17 +152,25 @@ def parse_text(text: str, sink: Sink) -> None:
     sink.prose_lines(text)
 
 
-# Printable runs in a binary: Latin-1 bytes, and UTF-16LE text (as in .xls and .doc).
-_RUNS = re.compile(r"[\t\x20-\x7e\xa0-\xff]{6,}")
-_RUNS16 = re.compile(r"(?:[\x20-\x7e]\x00){6,}")
+# Printable runs in a binary, found on a byte mask so that bytes.find (fast, in C)
+# skips the noise: printable ASCII -> 0xff, NUL -> 0xfe, anything else -> 0x00.
+_MASK = bytes(0xFF if (b == 9 or 0x20 <= b <= 0x7E) else 0xFE if b == 0 else 0 for b in range(256))
+_RUN = re.compile(rb"\xff++")
+_RUN16 = re.compile(rb"(?:\xff\xfe)++")
+_MIN_RUN = 6
 
 
 def parse_binary(data: bytes | bytearray, sink: Sink) -> None:
-    """Like `strings`: printable runs of 6+ characters, located by byte offset."""
-    text = codecs.decode(data, "latin-1")
-    for m in _RUNS.finditer(text):
-        if not sink.prose(m.group(), f"offset {m.start()}"):
-            return
-    for m in _RUNS16.finditer(text):
-        if not sink.prose(m.group().replace("\x00", ""), f"offset {m.start()}"):
-            return
+    """Like `strings`: runs of 6+ printable ASCII characters, and of UTF-16LE ASCII text
+    (as in .xls, .doc and .xlsb files), each a record located by byte offset."""
+    mask = bytes(data).translate(_MASK)
+    for needle, run, width, enc in ((b"\xff" * _MIN_RUN, _RUN, 1, "ascii"), (b"\xff\xfe" * _MIN_RUN, _RUN16, 2, "utf-16-le")):
+        pos = 0
+        while not sink.full:
+            i = mask.find(needle, pos)
+            if i < 0:
+                break
+            j = run.match(mask, i).end()
+            if not sink.prose(bytes(data[i:j]).decode(enc), f"offset {i}"):
+                return
+            pos = j

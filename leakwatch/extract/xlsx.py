@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from html import unescape
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -50,6 +51,43 @@ def check_parts(infos: list[zipfile.ZipInfo], limits: Limits) -> tuple[str | Non
     if total > limits.max_total_bytes:
         return f"XLSX larger than {fmt_bytes(limits.max_total_bytes)} decompressed: not scanned", 0
     return None, total
+
+
+_STRING = re.compile(rb"<(?:\w{1,16}:)?t(?:\s[^<>]{0,512})?>([^<]*+)</(?:\w{1,16}:)?t>")
+
+
+def _salvage(fileobj, infos: list[zipfile.ZipInfo], sink: Sink, limits: Limits) -> None:
+    """When openpyxl gives up: the text runs (<t>) of shared strings and sheets, as prose.
+
+    A regex over the raw bytes, not an XML parser, so DTDs and entities are never
+    expanded; every part was size-checked by `check_parts` already.
+    """
+    try:
+        fileobj.seek(0)
+        zf = zipfile.ZipFile(fileobj)
+    except Exception:
+        return
+    with zf:
+        for zi in infos:
+            low = zi.filename.lower()
+            if not low.endswith(".xml") or not ("sharedstrings" in low or "/worksheets/" in low):
+                continue
+            chunks = []
+            try:
+                with zf.open(zi) as f:
+                    while len(chunks) * 65536 < limits.max_document_bytes:
+                        b = f.read(65536)
+                        if not b:
+                            break
+                        chunks.append(b)
+            except Exception:
+                pass  # keep what was read: a CRC error comes at the very end
+            name = clean_name(zi.filename, 200)
+            for k, m in enumerate(_STRING.finditer(b"".join(chunks)), 1):
+                text = m.group(1).decode("utf-8", "replace")
+                text = unescape(text).strip() if "&" in text else text.strip()
+                if text and not sink.prose(text, f"{name} string {k}"):
+                    return
 
 
 def _cell(v) -> str:
@@ -98,7 +136,11 @@ def extract_xlsx(
             fileobj.seek(0)
             wb = openpyxl.load_workbook(fileobj, read_only=True, data_only=True, keep_links=False)
         except Exception as e:  # openpyxl raises anything from KeyError to TypeError on bad input
-            return Document(source, "xlsx", [], size, [f"malformed XLSX: {describe_error(e)}"])
+            _salvage(fileobj, infos, sink, limits)
+            notes = [f"malformed XLSX: {describe_error(e)}"]
+            if sink.records:
+                notes.append("text salvaged from the raw sheet XML")
+            return Document(source, "xlsx", sink.records, size, notes + sink.rejections(limits))
         try:
             cells_left = limits.max_xlsx_cells
             for number, ws in enumerate(wb.worksheets, 1):

@@ -341,7 +341,7 @@ def test_sql_insert_rows_with_headers():
     assert by_text["4471 | Alys Penhallow"].headers == ("pay_no", "full_name")
     odd = [r for r in rows if r.cells[0] == "5"][0]
     assert odd.headers is None and "Nancarrow" in odd.cells[2]
-    assert by_text["7 | Demelza Rowe"].headers == ("id", "name") and by_text["7 | Demelza Rowe"].where == "line 14"
+    assert by_text["7 | Demelza Rowe"].headers == ("id", "name") and by_text["7 | Demelza Rowe"].where == "line 13"
     prose = [r.text for r in doc.records if r.cells is None]
     assert "-- MySQL dump 10.13" in prose and "-- Dump completed" in prose
     tables = {r.table for r in rows}

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import gzip
 import random
 import sys
 import time
-from itertools import accumulate
 from pathlib import Path
 
 from leakwatch.config import Config
-from leakwatch.population import DEFAULT_PATH
+from leakwatch.population import load_population
 
 RANKS = ["PC", "PC", "PC", "DC", "PS", "DS", "Insp", "DI", "Ch Insp", "Supt", "Police Staff"]
 UNITS = ["Territorial Policing", "Roads Policing", "Custody", "Forensics", "Public Order",
@@ -28,14 +26,13 @@ STATIONS = ["Northgate", "Riverside", "Eastbrook", "Hillcrest", "Westmarsh"]
 
 
 def _names(rng: random.Random):
-    forenames, fw, surnames, sw = [], [], [], []
-    with gzip.open(DEFAULT_PATH, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            kind, name, freq = line.rstrip("\n").split("\t")
-            (forenames if kind == "forename" else surnames).append(name.title())
-            (fw if kind == "forename" else sw).append(float(freq))
-    fcum, scum = list(accumulate(fw)), list(accumulate(sw))
-    return lambda: (rng.choices(forenames, cum_weights=fcum)[0], rng.choices(surnames, cum_weights=scum)[0])
+    draw = load_population().sampler(rng)
+
+    def person() -> tuple[str, str]:
+        fn, sn = draw()
+        return fn.title(), sn.title()
+
+    return person
 
 
 def write_roster(path: Path, n: int, rng: random.Random) -> list[dict]:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import gzip
 import threading
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -48,6 +49,10 @@ KINDS = ("forename", "surname")
 # rarest known name's, so an unlisted name can never outweigh a listed one by much
 # (a floor far below the table would let any misspelling score as a unique name).
 FLOOR_FACTOR = 0.5
+
+# Share of people whose forename and surname come from different origins (mixed
+# families, adopted names): their chance is the product of overall frequencies.
+INDEPENDENT_SHARE = 0.1
 
 
 class Population:
@@ -73,7 +78,8 @@ class Population:
         with self._lock:
             if self._tables is not None:
                 return self._tables
-            tables: dict[str, dict[str, float]] = {k: {} for k in KINDS}
+            weights: dict[str, float] = {}
+            per_origin: dict[str, dict[str, dict[str, float]]] = {k: {} for k in KINDS}  # kind -> key -> origin -> p
             opener = gzip.open if self.path.suffix == ".gz" else open
             with opener(self.path, "rt", encoding="utf-8") as fh:
                 for lineno, line in enumerate(fh, 1):
@@ -81,21 +87,38 @@ class Population:
                     if not line.strip() or line.startswith("#"):
                         continue
                     parts = line.split("\t")
-                    if len(parts) != 3:
-                        raise ValueError(f"{self.path}: line {lineno}: expected kind<TAB>name<TAB>freq")
-                    kind, raw, freq_text = parts
+                    if len(parts) == 3:  # kind, name, freq: one origin for the whole table
+                        parts = [parts[0], "*", parts[1], parts[2]]
+                        weights.setdefault("*", 1.0)
+                    if len(parts) != 4:
+                        raise ValueError(f"{self.path}: line {lineno}: expected kind<TAB>name<TAB>freq "
+                                         "or kind<TAB>origin<TAB>name<TAB>probability")
+                    kind, origin, raw, value_text = parts
                     kind = kind.strip().lower()
-                    if kind not in tables:
-                        raise ValueError(f"{self.path}: line {lineno}: kind must be forename or surname")
                     try:
-                        freq = float(freq_text)
+                        value = float(value_text)
                     except ValueError:
-                        raise ValueError(f"{self.path}: line {lineno}: freq is not a number") from None
-                    if not 0.0 < freq <= 1.0:
-                        raise ValueError(f"{self.path}: line {lineno}: freq must be in (0, 1]")
+                        raise ValueError(f"{self.path}: line {lineno}: not a number") from None
+                    if not 0.0 < value <= 1.0:
+                        raise ValueError(f"{self.path}: line {lineno}: probability must be in (0, 1]")
+                    if kind == "origin":
+                        weights[origin] = value
+                        continue
+                    if kind not in per_origin:
+                        raise ValueError(f"{self.path}: line {lineno}: kind must be origin, forename or surname")
                     key = name_key(raw)
                     if key:
-                        tables[kind][key] = tables[kind].get(key, 0.0) + freq
+                        slot = per_origin[kind].setdefault(key, {})
+                        slot[origin] = slot.get(origin, 0.0) + value
+            total_w = sum(weights.values()) or 1.0
+            weights = {o: w / total_w for o, w in weights.items()}
+            tables: dict[str, dict[str, float]] = {k: {} for k in KINDS}
+            for kind in KINDS:
+                for key, origins in per_origin[kind].items():
+                    unknown = set(origins) - set(weights)
+                    if unknown:
+                        raise ValueError(f"{self.path}: origin {sorted(unknown)[0]!r} has no origin line")
+                    tables[kind][key] = sum(weights[o] * p for o, p in origins.items())
             for kind in KINDS:
                 table = tables[kind]
                 if not table:
@@ -106,11 +129,93 @@ class Population:
                 self._names[kind] = sorted(table, key=lambda k: (-table[k], k))
             total = sum(tables["forename"].values())
             initials: dict[str, float] = {}
+            initials_by_origin: dict[str, dict[str, float]] = {}
             for key, freq in tables["forename"].items():
                 initials[key[0]] = initials.get(key[0], 0.0) + freq / total
+                slot = initials_by_origin.setdefault(key[0], {})
+                for o, p in per_origin["forename"][key].items():
+                    slot[o] = slot.get(o, 0.0) + p
             self._initials = initials
+            self._initials_by_origin = initials_by_origin
+            self._per_origin = per_origin
+            self._weights = weights
             self._tables = tables
             return tables
+
+    def pair(self, forenames: Iterable[str], surname: str) -> float:
+        """Chance a random person's forename is one of `forenames` and their surname `surname`.
+
+        Names cluster by origin, so this is sum over origins of weight x P(forename |
+        origin) x P(surname | origin), plus a share (INDEPENDENT_SHARE) of the product
+        of overall frequencies for people whose names cross origins. Unlisted names
+        take the floor. Keys must be listed keys or they count as unlisted.
+        """
+        self._load()
+        po = self._per_origin
+        fn_origins: dict[str, float] = {}
+        fn_total = 0.0
+        for f in forenames:
+            for o, p in po["forename"].get(f, {}).items():
+                fn_origins[o] = fn_origins.get(o, 0.0) + p
+            fn_total += self._tables["forename"].get(f, 0.0)
+        sn_origins = po["surname"].get(surname, {})
+        sn_total = self._tables["surname"].get(surname) or self._floors["surname"]
+        fn_total = fn_total or self._floors["forename"]
+        joint = sum(self._weights[o] * p * fn_origins.get(o, 0.0) for o, p in sn_origins.items())
+        return (1 - INDEPENDENT_SHARE) * joint + INDEPENDENT_SHARE * fn_total * sn_total
+
+    def initial_pair(self, letter: str, surname: str) -> float:
+        """Chance a random person's forename starts with `letter` and their surname is `surname`."""
+        self._load()
+        by_o = self._initials_by_origin.get(letter, {})
+        sn_origins = self._per_origin["surname"].get(surname, {})
+        sn_total = self._tables["surname"].get(surname) or self._floors["surname"]
+        joint = sum(self._weights[o] * p * by_o.get(o, 0.0) for o, p in sn_origins.items())
+        return (1 - INDEPENDENT_SHARE) * joint + INDEPENDENT_SHARE * self.initial(letter) * sn_total
+
+    def sampler(self, rng):
+        """A function drawing (forename key, surname key) of a random person, origin by origin.
+
+        For generated demo and test data: names follow the table's frequencies and
+        stay consistent within an origin, as real people's do.
+        """
+        import itertools
+
+        self._load()
+        origins = sorted(self._weights)
+        cum_w = list(itertools.accumulate(self._weights[o] for o in origins))
+        lists: dict[tuple[str, str], tuple[list[str], list[float]]] = {}
+        for kind in KINDS:
+            for o in origins:
+                items = sorted((k, v[o]) for k, v in self._per_origin[kind].items() if o in v)
+                lists[(kind, o)] = ([k for k, _ in items], list(itertools.accumulate(p for _, p in items)))
+
+        def draw() -> tuple[str, str]:
+            o = rng.choices(origins, cum_weights=cum_w)[0]
+            fn, fc = lists[("forename", o)]
+            sn, sc = lists[("surname", o)]
+            return rng.choices(fn, cum_weights=fc)[0], rng.choices(sn, cum_weights=sc)[0]
+
+        return draw
+
+    def resolve(self, kind: str, key: str) -> str | None:
+        """The listed key itself, else the commonest listed name one edit away, else None."""
+        kind = _kind(kind)
+        key = _key(key)
+        if key in self._load()[kind]:
+            return key
+        return self._resolve(kind, key)
+
+    @lru_cache(maxsize=65536)  # noqa: B019  (instances live as long as the process)
+    def _resolve(self, kind: str, key: str) -> str | None:
+        from rapidfuzz import process
+        from rapidfuzz.distance import Levenshtein
+
+        if not key:
+            return None
+        hit = process.extractOne(key, self._names[kind], scorer=Levenshtein.distance, processor=None,
+                                 score_cutoff=1)
+        return hit[0] if hit is not None else None
 
     # -- look-ups ----------------------------------------------------------------
 

@@ -77,7 +77,8 @@ class IdentifierMatcher:
             text = rec.text
             if not any(ch.isdigit() for ch in text):
                 continue
-            for start, end, ds in number_candidates(text):
+            candidates = list(number_candidates(text))
+            for start, end, ds in candidates:
                 exact, dels = variant_hashes(ctx.hasher, LABEL, ds, len(ds) >= MIN_FUZZY_NUMBER)
                 for hit in index.lookup_all(query_keys(exact, dels)):
                     if hit.field not in (Field.PAY, Field.WARRANT):
@@ -85,15 +86,24 @@ class IdentifierMatcher:
                     kind = "pay_number" if hit.field == Field.PAY else "warrant_number"
                     yield Evidence(
                         kind=kind, record=r, span=(start, end), staff=hit.staff,
-                        log_lr=number_strength(len(ds), hit.fuzzy),
+                        log_lr=number_strength(len(ds), hit.fuzzy, len(candidates)),
                         fuzzy=hit.fuzzy, snippet=mask_number(ds),
                     )
 
 
-def number_strength(n_digits: int, fuzzy: bool) -> float:
-    """log10 of 1 / P(a stranger's number equals this one), or is within one edit of it."""
-    exact = float(n_digits)
-    if not fuzzy:
-        return exact
-    # About 10*n substitutions, n deletions and 10*(n+1) insertions lie within one edit.
-    return exact - math.log10(21 * n_digits + 10)
+def number_strength(n_digits: int, fuzzy: bool, candidates: int = 1) -> float:
+    """log10 of P(this number | the record is that staff member's) / P(this number | a stranger's).
+
+    A stranger's number is uniform over the 0.9 * 10^n numbers of its length; a staff
+    record shows one of its IDENTIFIER_FIELDS numbers among the record's `candidates`
+    numbers, so each extra field and each extra number in the record is one more
+    chance of a coincidence. Within one edit, about 10*n substitutions, n deletions
+    and 10*(n+1) insertions are hit by chance as well.
+    """
+    strength = math.log10(0.9 * 10**n_digits / (IDENTIFIER_FIELDS * max(1, candidates)))
+    if fuzzy:
+        strength -= math.log10(21 * n_digits + 10)
+    return strength
+
+
+IDENTIFIER_FIELDS = 2  # pay number, warrant number

@@ -11,6 +11,7 @@ the population: a name many people share says little, a rare one a lot.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 import re
 from collections.abc import Iterable
 from functools import lru_cache
@@ -83,20 +84,15 @@ def _span(toks, i: int, j: int) -> tuple[int, int]:
     return min(toks[i][0], toks[j][0]), max(toks[i][1], toks[j][1])
 
 
-@lru_cache(maxsize=200_000)
-def _cluster_chance(pop, token: str, fuzzy: bool) -> float:
-    first = pop.nearest if fuzzy else (lambda kind, k: pop.forename(k))
-    return sum(first("forename", v) for v in forename_variants(token))
-
-
-def forename_chance(pop, token: str, fuzzy: bool = False) -> float:
-    """Chance a stranger's forename matches a staff member's through this token.
+def name_chance(pop, forename: str, surname: str) -> float:
+    """Chance a stranger's name matches a staff member's through these two tokens.
 
     Enrolment entered each staff member under the given name and its nicknames, so a
-    stranger matches through any name of the token's nickname cluster: "Bell" is a
-    rare forename, but William, Isabella and Bella all reach it.
+    stranger matches through any name of the forename's nickname cluster ("Bell" is a
+    rare forename, but William, Isabella and Bella all reach it); and forenames and
+    surnames cluster by origin, so the population gives the pair's joint chance.
     """
-    return min(1.0, _cluster_chance(pop, token, fuzzy))
+    return min(1.0, pop.pair(forename_variants(forename), surname))
 
 
 def _mask(*parts: str) -> str:
@@ -160,6 +156,10 @@ class NameMatcher:
             initial = [_is_initial(tok, c) for (_, _, tok), c in zip(toks, cand)]
             window = n if n <= WHOLE_RECORD_TOKENS else WINDOW
             found: dict[tuple[int, str], Evidence] = {}
+            # Every distinct pair looked up is one more chance of a coincidence: the
+            # evidence is divided by how many were tried (see _chances).
+            tried: dict[str, set] = {"name": set(), "initial_name": set(), "fuzzy_name": set(),
+                                     "fuzzy_initial_name": set()}
             for i in range(n):
                 ti = toks[i][2]
                 if not cand[i]:
@@ -168,7 +168,7 @@ class NameMatcher:
                     # Not a roster token: a surname with a typo beside an initial ("Smiht J")?
                     for j in range(max(0, i - 2), min(n, i + 3)):
                         if initial[j]:
-                            self._fuzzy_initial(found, index, h, pop, r, _span(toks, i, j), toks[j][2][0], ti)
+                            self._fuzzy_initial(found, tried, index, h, pop, r, _span(toks, i, j), toks[j][2][0], ti)
                     continue
                 for j in range(max(0, i - window), min(n, i + window + 1)):
                     if j == i:
@@ -178,26 +178,32 @@ class NameMatcher:
                     if initial[j]:
                         # An initial beside a surname: "J. Smith", "SMITH J", "Smith JA".
                         key = combine(INITIAL, h.token(LABEL, tj[0]), th[i])
+                        tried["initial_name"].add((tj[0], ti))
                         for hit in index.lookup(key, exact_kinds):
                             if hit.field == Field.INITIAL:
-                                p = pop.initial(tj[0]) * pop.surname(ti)
+                                p = pop.initial_pair(tj[0], ti)
                                 self._keep(found, r, hit.staff, "initial_name", span, p, False, (tj[0], ti))
                     elif cand[j]:
                         # i as forename, j as surname (the loop over i tries the other order).
                         key = combine(PAIR, th[i], th[j])
+                        if ti != tj:
+                            tried["name"].add((ti, tj))
                         for hit in index.lookup(key, exact_kinds):
                             if hit.field == Field.NAME:
-                                p = forename_chance(pop, ti) * pop.surname(tj)
+                                p = name_chance(pop, ti, tj)
                                 self._keep(found, r, hit.staff, "name", span, p, False, (ti, tj))
                     if not cand[j] and not initial[j] and len(tj) >= MIN_FUZZY_NAME and abs(i - j) <= 2:
-                        self._fuzzy(found, index, h, pop, r, span, th[i], ti, tj)
+                        self._fuzzy(found, tried, index, h, pop, r, span, th[i], ti, tj)
                     elif cand[j] and len(tj) >= MIN_FUZZY_NAME and abs(i - j) <= 2:
                         # both are roster tokens, yet maybe not this pair: one may be a typo of another name
-                        self._fuzzy(found, index, h, pop, r, span, th[i], ti, tj, only_fuzzy=True)
-            yield from found.values()
+                        self._fuzzy(found, tried, index, h, pop, r, span, th[i], ti, tj)
+            for ev in found.values():
+                chances = len(tried[("fuzzy_" if ev.fuzzy else "") + ev.kind])
+                yield replace(ev, log_lr=ev.log_lr - math.log10(max(1, chances))) if chances > 1 else ev
 
-    def _fuzzy(self, found, index, h, pop, r, span, hi, ti, tj, only_fuzzy=False) -> None:
+    def _fuzzy(self, found, tried, index, h, pop, r, span, hi, ti, tj) -> None:
         """Try tj as a one-edit variant of the other half of ti's pair."""
+        tried["fuzzy_name"].update({(ti, tj), (tj, ti)})
         exact, dels = variant_hashes(h, LABEL, tj, True)
         as_surname = query_keys(exact, dels, pair_wrap(PAIR, first=hi))
         as_forename = query_keys(exact, dels, pair_wrap(PAIR, second=hi))
@@ -205,16 +211,17 @@ class NameMatcher:
             hits = [x for x in index.lookup_all(queries) if x.field == Field.NAME and x.fuzzy]
             if not hits:
                 continue
-            p = forename_chance(pop, fn, fuzzy=True) * pop.nearest("surname", sn) * FUZZY_PENALTY
+            p = name_chance(pop, pop.resolve("forename", fn) or fn, pop.resolve("surname", sn) or sn) * FUZZY_PENALTY
             for hit in hits:
                 self._keep(found, r, hit.staff, "name", span, p, True, (fn, sn))
 
-    def _fuzzy_initial(self, found, index, h, pop, r, span, letter, sn) -> None:
+    def _fuzzy_initial(self, found, tried, index, h, pop, r, span, letter, sn) -> None:
+        tried["fuzzy_initial_name"].add((letter, sn))
         exact, dels = variant_hashes(h, LABEL, sn, True)
         queries = query_keys(exact, dels, pair_wrap(INITIAL, first=h.token(LABEL, letter)))
         hits = [x for x in index.lookup_all(queries) if x.field == Field.INITIAL and x.fuzzy]
         if hits:
-            p = pop.initial(letter) * pop.nearest("surname", sn) * FUZZY_PENALTY
+            p = pop.initial_pair(letter, pop.resolve("surname", sn) or sn) * FUZZY_PENALTY
             for hit in hits:
                 self._keep(found, r, hit.staff, "initial_name", span, p, True, (letter, sn))
 

@@ -55,22 +55,15 @@ def write_roster_csv(path: Path, rows: list[RosterRow]) -> Path:
 
 def population_sampler(seed: int):
     """(forename, surname) drawn from the shipped population table: realistic name collisions."""
-    import gzip
+    from leakwatch.population import load_population
 
-    from leakwatch.population import DEFAULT_PATH
+    draw = load_population().sampler(random.Random(seed))
 
-    rng = random.Random(seed)
-    names: dict[str, tuple[list, list]] = {"forename": ([], []), "surname": ([], [])}
-    with gzip.open(DEFAULT_PATH, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            kind, name, freq = line.rstrip("\n").split("\t")
-            names[kind][0].append(name.title())
-            names[kind][1].append(float(freq))
-    from itertools import accumulate
+    def person() -> tuple[str, str]:
+        fn, sn = draw()
+        return fn.title(), sn.title()
 
-    fn, sn = names["forename"], names["surname"]
-    fcum, scum = list(accumulate(fn[1])), list(accumulate(sn[1]))
-    return lambda: (rng.choices(fn[0], cum_weights=fcum)[0], rng.choices(sn[0], cum_weights=scum)[0])
+    return person
 
 
 def population_rows(n: int, seed: int = 11) -> list[RosterRow]:

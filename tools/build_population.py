@@ -8,13 +8,16 @@ strong evidence, a hit on a common one weak. This tool writes the frequency of e
 forename and surname under the synthetic population defined once in
 `benchmarks/names.py` (a mixture of Faker locales roughly like the UK's):
 
-    kind<TAB>name<TAB>freq
+    origin<TAB>LOCALE<TAB>-<TAB>weight
+    kind<TAB>LOCALE<TAB>name<TAB>probability within that origin
 
-kind is `forename` or `surname`; name is `leakwatch.normalise.name_key(raw)`; freq is
-the probability that a random person of the mixture has that forename (resp.
-surname): the sum over locales of locale weight x within-locale probability, with
-forenames and surnames taken half from the male and half from the female lists.
-Names that fold to the same key are summed. Lines are sorted by freq, descending.
+kind is `forename` or `surname`; name is `leakwatch.normalise.name_key(raw)`. Keeping
+each origin's names apart lets the engine compute the chance of a whole name as
+sum over origins of weight x P(forename | origin) x P(surname | origin): forenames and
+surnames are strongly correlated in any real population, and multiplying overall
+frequencies would make a name common in a small community look vanishingly rare.
+Forenames and surnames are taken half from the male and half from the female lists;
+names that fold to the same key are summed.
 The output is deterministic (gzip mtime 0), so rebuilding gives identical bytes.
 
 A force can supply its own table in the same format instead (see
@@ -38,27 +41,41 @@ from leakwatch.normalise import name_key  # noqa: E402
 DEFAULT_OUT = ROOT / "leakwatch" / "data" / "population.tsv.gz"
 
 
-def frequencies(mixture: dict[str, float] = MIXTURE) -> dict[str, dict[str, float]]:
-    """{"forename": {key: freq}, "surname": {key: freq}} under the mixture."""
+def by_origin(mixture: dict[str, float] = MIXTURE) -> tuple[dict[str, float], dict[tuple[str, str], dict[str, float]]]:
+    """(origin weights, {(kind, origin): {key: probability within that origin}})."""
     total = sum(mixture.values())
-    out: dict[str, dict[str, float]] = {"forename": {}, "surname": {}}
-    for locale, weight in mixture.items():
-        lists = locale_lists(locale)
-        for role, names in lists.items():
+    weights = {loc: w / total for loc, w in mixture.items()}
+    out: dict[tuple[str, str], dict[str, float]] = {}
+    for locale in mixture:
+        for role, names in locale_lists(locale).items():
             kind = role.split("_")[0]  # forename_male -> forename
-            share = (weight / total) * 0.5  # half male, half female
-            table = out[kind]
+            table = out.setdefault((kind, locale), {})
             for raw, p in zip(names.names, names.probs):
                 key = name_key(raw)
                 if key:
-                    table[key] = table.get(key, 0.0) + share * p
+                    table[key] = table.get(key, 0.0) + 0.5 * p  # half male, half female
+    return weights, out
+
+
+def frequencies(mixture: dict[str, float] = MIXTURE) -> dict[str, dict[str, float]]:
+    """{"forename": {key: freq}, "surname": {key: freq}} over the whole mixture."""
+    weights, tables = by_origin(mixture)
+    out: dict[str, dict[str, float]] = {"forename": {}, "surname": {}}
+    for (kind, origin), table in tables.items():
+        for key, p in table.items():
+            out[kind][key] = out[kind].get(key, 0.0) + weights[origin] * p
     return out
 
 
-def render(freqs: dict[str, dict[str, float]]) -> str:
-    rows = [(f, kind, key) for kind, table in freqs.items() for key, f in table.items()]
-    rows.sort(key=lambda r: (-r[0], r[1], r[2]))
-    return "".join(f"{kind}\t{key}\t{f:.6g}\n" for f, kind, key in rows)
+def render(mixture: dict[str, float] = MIXTURE) -> str:
+    """Four columns: origin lines (weight), then names with their probability within an origin."""
+    weights, tables = by_origin(mixture)
+    lines = ["# leakwatch name population: kind<TAB>origin<TAB>name<TAB>probability\n"]
+    lines += [f"origin\t{o}\t-\t{w:.6g}\n" for o, w in sorted(weights.items(), key=lambda kv: -kv[1])]
+    rows = [(p, kind, origin, key) for (kind, origin), table in tables.items() for key, p in table.items()]
+    rows.sort(key=lambda r: (r[1], r[2], -r[0], r[3]))
+    lines += [f"{kind}\t{origin}\t{key}\t{p:.6g}\n" for p, kind, origin, key in rows]
+    return "".join(lines)
 
 
 def write(text: str, out: Path) -> None:
@@ -78,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     freqs = frequencies()
-    write(render(freqs), args.out)
+    write(render(), args.out)
     for kind, table in freqs.items():
         mass = sum(table.values())
         top = sorted(table.items(), key=lambda kv: -kv[1])[:5]

@@ -143,6 +143,23 @@ class Inflated:
         self.f.close()
 
 
+class Counted:
+    """Bytes of an archive member that were never compressed (a plain TAR): charged to the budget."""
+
+    def __init__(self, f, ctx: Ctx):
+        self.f = f
+        self.ctx = ctx
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.f.read(n if n is not None and n >= 0 else CHUNK)
+        if data:
+            self.ctx.charge(len(data))
+        return data
+
+    def close(self) -> None:
+        self.f.close()
+
+
 class _Prefixed:
     """`head` followed by the rest of `f`: lets a one-way stream be sniffed and then read from byte 0."""
 
@@ -263,7 +280,9 @@ def extract_input(inp: Input, source: str, ctx: Ctx, depth: int) -> Iterator[Doc
         if depth >= ctx.limits.max_depth:
             yield _too_deep(source, "tar", ctx.limits, inp.size)
             return
-        yield from _tar(inp.reader(), source, ctx, depth + 1)
+        # Members of a TAR read from a decompressor are charged there; a plain TAR's here.
+        counted = isinstance(inp.stream, (Inflated, Counted))
+        yield from _tar(inp.reader(), source, ctx, depth + 1, charge=not counted)
     else:
         yield _leaf(inp, source, ctx, kind)
 
@@ -356,7 +375,7 @@ def _zip_members(
 ) -> Iterator[Document]:
     limits = ctx.limits
     for zi in infos:
-        if zi.is_dir():
+        if zi.filename.endswith("/"):  # a directory (ZipInfo.is_dir fails on an empty name)
             continue
         if ctx.exhausted:  # the reason was recorded where the budget ran out
             return
@@ -464,8 +483,10 @@ class _SafeTarInfo(tarfile.TarInfo):
         return super()._proc_member(tarfile_)
 
 
-def _tar(stream, source: str, ctx: Ctx, depth: int) -> Iterator[Document]:
-    """Regular-file members of a TAR read as a one-way stream; links, devices, FIFOs and dirs skipped."""
+def _tar(stream, source: str, ctx: Ctx, depth: int, charge: bool = False) -> Iterator[Document]:
+    """Regular-file members of a TAR read as a one-way stream; links, devices, FIFOs and dirs skipped.
+
+    `charge`: count member bytes against the budget (the TAR itself was not decompressed)."""
     try:
         try:
             tf = tarfile.open(fileobj=stream, mode="r|", tarinfo=_SafeTarInfo)
@@ -498,7 +519,8 @@ def _tar(stream, source: str, ctx: Ctx, depth: int) -> Iterator[Document]:
             f = tf.extractfile(m)
             if f is None:
                 continue
-            yield from extract_input(Input(stream=f, size=m.size), f"{source}!{clean_name(m.name)}", ctx, depth)
+            member = Input(stream=Counted(f, ctx) if charge else f, size=m.size)
+            yield from extract_input(member, f"{source}!{clean_name(m.name)}", ctx, depth)
     finally:
         close = getattr(stream, "close", None)
         if close:

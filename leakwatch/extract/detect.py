@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from . import html as htmlfmt
 from . import jsonfmt, sql, tabular
 
@@ -96,5 +94,3 @@ def text_kind(sample: str, name: str) -> str:
         return ext
     return "text"
 
-
-_XMLISH = re.compile(r"<\?xml\b", re.I)

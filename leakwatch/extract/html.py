@@ -13,11 +13,10 @@ from __future__ import annotations
 import re
 from html import unescape
 
-from .tabular import find_header
+from .tabular import TableBuilder
 from .text import Sink
 
-_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:_.-]*+)")
-_MARKUP = re.compile(r"<(?:/?[A-Za-z]|!|\?)")
+_NEXT = re.compile(r"<(?:(/?)([A-Za-z][A-Za-z0-9:_.-]*+)|(!--)|(!\[CDATA\[)|[!?])")
 _RAW_END = {
     name: re.compile(rf"</{name}\b", re.I) for name in ("script", "style", "textarea", "title", "xmp", "noembed")
 }
@@ -49,11 +48,11 @@ def _squash(s: str) -> str:
 
 
 class _Table:
-    __slots__ = ("rows", "row", "cell", "cell_th", "row_line")
+    __slots__ = ("builder", "row", "cell", "cell_th", "row_line")
 
     def __init__(self):
-        self.rows: list[tuple[int, list[tuple[str, bool]]]] = []  # (line, [(text, is_th)])
-        self.row: list[tuple[str, bool]] | None = None
+        self.builder: TableBuilder | None = None  # made at the first row: <th> headers or the heuristic
+        self.row: list[tuple[str, bool]] | None = None  # [(text, is_th)]
         self.cell: list[str] | None = None
         self.cell_th = False
         self.row_line = 0
@@ -113,36 +112,24 @@ class _Extractor:
 
     def end_row(self, t: _Table) -> None:
         self.end_cell(t)
-        if t.row is not None:
-            if any(c for c, _ in t.row):
-                t.rows.append((t.row_line, t.row))
-            t.row = None
+        row, t.row = t.row, None
+        if row is None or not any(c for c, _ in row):
+            return
+        if t.builder is None:
+            t.builder = TableBuilder(self.sink)
+            if all(th for _, th in row):
+                t.builder.set_headers(tuple(c for c, _ in row))
+                return
+        cells = [c for c, _ in row]
+        while cells and not cells[-1]:
+            cells.pop()
+        t.builder.add(f"line {t.row_line}", cells)
 
     def end_table(self) -> None:
         t = self.tables.pop()
         self.end_row(t)
-        if not t.rows:
-            return
-        table = self.sink.new_table()
-        headers = None
-        start = 0
-        first = t.rows[0][1]
-        if all(th for _, th in first):
-            headers = tuple(c for c, _ in first)
-            start = 1
-        else:
-            idx = find_header([[c for c, _ in r] for _, r in t.rows])
-            if idx is not None:
-                for line, r in t.rows[:idx]:
-                    self.sink.prose(" | ".join(c for c, _ in r if c), f"line {line}")
-                headers = tuple(c for c, _ in t.rows[idx][1])
-                start = idx + 1
-        for line, r in t.rows[start:]:
-            cells = [c for c, _ in r]
-            if headers is not None and len(cells) < len(headers):
-                cells += [""] * (len(headers) - len(cells))
-            if not self.sink.row(cells, headers, table, f"line {line}"):
-                return
+        if t.builder is not None:
+            t.builder.finish()
 
     def tag(self, closing: bool, name: str, pos: int) -> None:
         t = self.tables[-1] if self.tables else None
@@ -178,69 +165,61 @@ class _Extractor:
             self.brk()
 
     def run(self) -> None:
-        text, n, sink = self.text, len(self.text), self.sink
+        text, n, sink, tables = self.text, len(self.text), self.sink, self.tables
+        search, find = _NEXT.search, text.find
         pos = 0
-        gt_at, gt_from = -1, -1  # cache of text.find(">", gt_from)
-
-        def next_gt(p: int) -> int:
-            nonlocal gt_at, gt_from
-            if gt_from != -1 and p >= gt_from and (gt_at == -1 or gt_at >= p):
-                return gt_at
-            gt_from, gt_at = p, text.find(">", p)
-            return gt_at
-
-        while pos < n and not sink.full:
-            nm = _MARKUP.search(text, pos)  # a "<" that can start markup; a lone "<" is text
-            if nm is None:
+        while pos < n:
+            m = search(text, pos)  # the next "<" that can start markup; a lone "<" is text
+            if m is None:
                 self.data(text[pos:], pos)
                 break
-            lt = nm.start()
+            lt = m.start()
             if lt > pos:
-                self.data(text[pos:lt], pos)
-            if text.startswith("<!--", lt):
-                end = text.find("-->", lt + 4)
+                t = tables[-1] if tables else None
+                if t is not None and t.cell is not None:
+                    s = text[pos:lt]
+                    t.cell.append(unescape(s) if "&" in s else s)
+                elif t is None or not text[pos:lt].isspace():
+                    self.data(text[pos:lt], pos)
+            name = m.group(2)
+            if name is not None:  # a start or end tag
+                gt = find(">", m.end())
+                if gt < 0:  # an unterminated tag swallows the rest, as in browsers
+                    break
+                pos = gt + 1
+                name = name.lower()
+                closing = m.group(1) == "/"
+                self.tag(closing, name, lt)
+                if not closing and name in _RAW_END:
+                    em = _RAW_END[name].search(text, pos)
+                    end = em.start() if em else n
+                    if name not in _DROP:
+                        self.data(text[pos:end], pos)
+                        if name == "title":
+                            self.brk()
+                    if em is None:
+                        break
+                    gt = find(">", em.end())
+                    pos = gt + 1 if gt >= 0 else n
+                if sink.full:
+                    break
+            elif m.group(3):  # <!-- comment -->
+                end = find("-->", lt + 4)
                 body = text[lt + 4 : end if end >= 0 else n]
                 self.brk()
-                if body.strip() and not self.tables:
-                    start_line = self.line_at(lt)
-                    sink.prose_lines(unescape(body) if "&" in body else body, start_line)
+                if body.strip() and not tables:
+                    sink.prose_lines(unescape(body) if "&" in body else body, self.line_at(lt))
                 pos = end + 3 if end >= 0 else n
-                continue
-            if text.startswith("<![CDATA[", lt):
-                end = text.find("]]>", lt + 9)
+            elif m.group(4):  # <![CDATA[ ... ]]>
+                end = find("]]>", lt + 9)
                 self.data(text[lt + 9 : end if end >= 0 else n], lt)
                 pos = end + 3 if end >= 0 else n
-                continue
-            c = text[lt + 1 : lt + 2]
-            if c in ("!", "?"):  # doctype, processing instruction, bogus comment
-                gt = next_gt(lt)
+            else:  # doctype, processing instruction, bogus comment
+                gt = find(">", lt)
                 if gt < 0:
                     break
                 pos = gt + 1
-                continue
-            m = _TAG.match(text, lt)
-            if not m:
-                self.data("<", lt)
-                pos = lt + 1
-                continue
-            gt = next_gt(m.end())
-            if gt < 0:  # an unterminated tag swallows the rest, as in browsers
-                break
-            closing, name = m.group(1) == "/", m.group(2).lower()
-            self.tag(closing, name, lt)
-            pos = gt + 1
-            if not closing and name in _RAW_END:
-                em = _RAW_END[name].search(text, pos)
-                end = em.start() if em else n
-                if name not in _DROP:
-                    self.data(text[pos:end], pos)
-                    if name == "title":
-                        self.brk()
-                if em is None:
-                    break
-                gt = next_gt(em.end())
-                pos = gt + 1 if gt >= 0 else n
-        while self.tables:
+        while tables:
             self.end_table()
         self.brk()
 

@@ -62,6 +62,19 @@ def _scalar(v) -> str:
     return v if isinstance(v, str) else str(v)
 
 
+def _has_containers(lst: list) -> bool:
+    return any(type(x) in (dict, list) for x in lst)
+
+
+def _flat(v) -> str | None:
+    """A cell for a scalar or a list of scalars; None for anything else."""
+    if isinstance(v, _SCALARS):
+        return _scalar(v)
+    if type(v) is list and v and not _has_containers(v):
+        return "; ".join(_scalar(x) for x in v)
+    return None
+
+
 def _seg(key: str, idx: int) -> str:
     """Path segment for an object key: `.name` for plain identifiers, `[#2]` (position) otherwise."""
     return f".{key}" if _IDENT.fullmatch(key) else f"[#{idx}]"
@@ -86,23 +99,25 @@ class _Walker:
         return t
 
     def record(self, d: dict, root: str, suffix: str, key: str) -> None:
+        """The object's scalars (and lists of scalars, and those one level down) as one record."""
         headers: list[str] = []
         cells: list[str] = []
-
-        def add(k: str, v) -> None:
-            if isinstance(v, _SCALARS):
-                headers.append(k)
-                cells.append(_scalar(v))
-            elif isinstance(v, list) and v and all(isinstance(x, _SCALARS) for x in v):
-                headers.append(k)
-                cells.append("; ".join(_scalar(x) for x in v))
-
         for k, v in d.items():
-            if isinstance(v, dict):
+            t = type(v)
+            if t is str:
+                headers.append(k)
+                cells.append(v)
+            elif t is dict:
                 for kk, vv in v.items():
-                    add(f"{k}.{kk}", vv)
+                    c = _flat(vv)
+                    if c is not None:
+                        headers.append(f"{k}.{kk}")
+                        cells.append(c)
             else:
-                add(k, v)
+                c = _flat(v)
+                if c is not None:
+                    headers.append(k)
+                    cells.append(c)
         if cells:
             self.emitted += 1
             self.sink.row(cells, tuple(headers), self.table(root[:4] + key), self.where(root, suffix))
@@ -110,17 +125,17 @@ class _Walker:
     def children(self, d: dict, root: str, suffix: str, key: str, depth: int) -> None:
         """Walk what `record` did not flatten: containers below the first level."""
         for i, (k, v) in enumerate(d.items()):
-            seg = _seg(k, i)
-            if isinstance(v, list):
-                if not all(isinstance(x, _SCALARS) for x in v):
+            t = type(v)
+            if t is list:
+                if _has_containers(v):
+                    seg = _seg(k, i)
                     self.walk_list(v, root, suffix + seg, key + seg, depth + 1)
-            elif isinstance(v, dict):
+            elif t is dict:
                 for j, (kk, vv) in enumerate(v.items()):
-                    seg2 = seg + _seg(kk, j)
-                    if isinstance(vv, dict):
+                    tt = type(vv)
+                    if tt is dict or (tt is list and _has_containers(vv)):
+                        seg2 = _seg(k, i) + _seg(kk, j)
                         self.walk(vv, root, suffix + seg2, key + seg2, depth + 2)
-                    elif isinstance(vv, list) and not all(isinstance(x, _SCALARS) for x in vv):
-                        self.walk_list(vv, root, suffix + seg2, key + seg2, depth + 2)
 
     def walk(self, v, root: str, suffix: str, key: str, depth: int = 0) -> None:
         if self.sink.full:

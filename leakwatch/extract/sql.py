@@ -34,7 +34,7 @@ _LOOKS_LOOSE = re.compile(r"\b(?:INSERT\s++INTO|COPY\s++\S++\s[^\n]*?\bFROM\s++s
 _SQ = r"'(?:[^'\\]++|\\.|'')*+'"
 _DQ = r"\"(?:[^\"\\]++|\\.|\"\")*+\""
 _ATOM = r"[^\s'\"(),;]++"
-_VAL = re.compile(rf"{_SQ}|{_ATOM}", re.S)
+_VAL = re.compile(rf"'((?:[^'\\]++|\\.|'')*+)'|({_ATOM})", re.S)
 _TUPLE = re.compile(rf"\(\s*+((?:{_SQ}|{_ATOM})(?:\s*+,\s*+(?:{_SQ}|{_ATOM}))*+)?\s*+\)", re.S)
 _TOK = re.compile(rf"\s*+(?:(?P<s>{_SQ})|(?P<d>{_DQ})|(?P<o>\()|(?P<c>\))|(?P<m>,)|(?P<a>{_ATOM}))", re.S)
 _WS = re.compile(r"\s*+")
@@ -103,7 +103,14 @@ def _tuple(text: str, pos: int) -> tuple[list[str] | None, int]:
     m = _TUPLE.match(text, pos)
     if m:
         inner = m.group(1)
-        return ([_value(t) for t in _VAL.findall(inner)] if inner else []), m.end()
+        vals = []
+        if inner:
+            for quoted, atom in _VAL.findall(inner):
+                if atom:
+                    vals.append("" if atom == "NULL" or atom.upper() == "NULL" else atom)
+                else:
+                    vals.append(_unescape(quoted))
+        return vals, m.end()
     # Slow path: nested parentheses (functions), double quotes, charset introducers.
     pos += 1
     depth, cur, vals = 1, [], []

@@ -36,6 +36,7 @@ _WORD = re.compile(r"[a-z]+")
 
 def _value_like(cell: str) -> bool:
     """Looks like a value rather than a heading: mostly digits, an email, a URL."""
+    cell = cell[:200]
     if "@" in cell or "://" in cell:
         return True
     digits = sum(ch.isdigit() for ch in cell)
@@ -125,8 +126,10 @@ def sniff_delimiter(sample: str, hint: str = "") -> str | None:
         share = freq / len(counts)
         if k < 2 or share < 0.8:
             continue
-        if d == "," and k == 2 and hint != "csv" and sum(len(ln) for ln in lines) / len(lines) > 80:
-            continue  # prose with one comma a line
+        if d in ",;" and k <= 3 and hint != "csv":
+            spaces = sum(ln.count(" ") for ln in lines)
+            if spaces > 2.5 * k * len(lines):
+                continue  # prose with a comma or two a line: cells would be whole phrases
         score = (share, k, d)
         if best is None or score[:2] > best[:2]:
             best = score
@@ -154,6 +157,11 @@ class TableBuilder:
         self.head: list[tuple[str, list[str]]] = []
         self.headers: tuple[str, ...] | None = None
         self.decided = False
+
+    def set_headers(self, headers: tuple[str, ...]) -> None:
+        """Headers known from the markup (HTML <th>): no heuristic."""
+        self.headers = headers
+        self.decided = True
 
     def add(self, where: str, cells: list[str]) -> bool:
         """Add a non-empty row; False once the sink is full."""
@@ -240,6 +248,7 @@ def parse_csv(text: str, sink: Sink, delimiter: str) -> None:
 def _parse_unquoted(text: str, sink: Sink, delimiter: str) -> None:
     tb = TableBuilder(sink)
     mc = sink.max_chars
+    sp_after, sp_before = delimiter + " ", " " + delimiter
     for n, line in enumerate(text.split("\n"), 1):
         if not line or line.isspace():
             continue
@@ -247,7 +256,9 @@ def _parse_unquoted(text: str, sink: Sink, delimiter: str) -> None:
             if not sink.prose(line, f"line {n}"):
                 break
             continue
-        cells = [c.strip() for c in line.split(delimiter)]
+        cells = line.split(delimiter)
+        if sp_after in line or sp_before in line or line[0].isspace() or line[-1].isspace():
+            cells = [c.strip() for c in cells]
         while cells and not cells[-1]:
             cells.pop()
         if cells and not tb.add(f"line {n}", cells):

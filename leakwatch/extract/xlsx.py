@@ -23,6 +23,11 @@ from .limits import RATIO_FLOOR, LimitHit, Limits, clean_name, describe_error, f
 from .tabular import TableBuilder
 from .text import Sink
 
+# openpyxl warns (UserWarning) about extensions it drops and missing default styles:
+# noise for a scanner. Filtered once here rather than with catch_warnings per call,
+# which is not thread-safe and extraction may run in executor threads.
+warnings.filterwarnings("ignore", category=UserWarning, module=r"openpyxl(\.|$)")
+
 _WORKBOOK = re.compile(r"xl/[^/]*workbook[^/]*\.xml", re.I)
 
 
@@ -130,46 +135,44 @@ def extract_xlsx(
 
     sink = Sink(limits)
     rejections: list[str] = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            fileobj.seek(0)
-            wb = openpyxl.load_workbook(fileobj, read_only=True, data_only=True, keep_links=False)
-        except Exception as e:  # openpyxl raises anything from KeyError to TypeError on bad input
-            _salvage(fileobj, infos, sink, limits)
-            notes = [f"malformed XLSX: {describe_error(e)}"]
-            if sink.records:
-                notes.append("text salvaged from the raw sheet XML")
-            return Document(source, "xlsx", sink.records, size, notes + sink.rejections(limits))
-        try:
-            cells_left = limits.max_xlsx_cells
-            for number, ws in enumerate(wb.worksheets, 1):
-                if sink.full or cells_left < 0:
-                    break
-                title = clean_name(str(ws.title), 100)
-                tb = TableBuilder(sink)
-                try:
-                    ws.reset_dimensions()  # trust the cells, not the declared dimension
-                    for r, row in enumerate(ws.iter_rows(values_only=True), 1):
-                        cells_left -= len(row) or 1
-                        if cells_left < 0:
-                            rejections.append(f"more than {limits.max_xlsx_cells} XLSX cells: rest not scanned")
-                            break
-                        if not row:
-                            continue
-                        cells = ["" if v is None else v.strip() if type(v) is str else _cell(v) for v in row]
-                        while cells and not cells[-1]:
-                            cells.pop()
-                        if cells and not tb.add(f"{title}!row {r}", cells):
-                            break
-                except Exception as e:
-                    rejections.append(f"malformed XLSX: sheet {number}: {describe_error(e)}")
-                tb.finish()
-        except Exception as e:
-            rejections.append(f"malformed XLSX: {describe_error(e)}")
-        finally:
+    try:
+        fileobj.seek(0)
+        wb = openpyxl.load_workbook(fileobj, read_only=True, data_only=True, keep_links=False)
+    except Exception as e:  # openpyxl raises anything from KeyError to TypeError on bad input
+        _salvage(fileobj, infos, sink, limits)
+        notes = [f"malformed XLSX: {describe_error(e)}"]
+        if sink.records:
+            notes.append("text salvaged from the raw sheet XML")
+        return Document(source, "xlsx", sink.records, size, notes + sink.rejections(limits))
+    try:
+        cells_left = limits.max_xlsx_cells
+        for number, ws in enumerate(wb.worksheets, 1):
+            if sink.full or cells_left < 0:
+                break
+            title = clean_name(str(ws.title), 100)
+            tb = TableBuilder(sink)
             try:
-                wb.close()
-            except Exception:
-                pass
+                ws.reset_dimensions()  # trust the cells, not the declared dimension
+                for r, row in enumerate(ws.iter_rows(values_only=True), 1):
+                    cells_left -= len(row) or 1
+                    if cells_left < 0:
+                        rejections.append(f"more than {limits.max_xlsx_cells} XLSX cells: rest not scanned")
+                        break
+                    if not row:
+                        continue
+                    cells = ["" if v is None else v.strip() if type(v) is str else _cell(v) for v in row]
+                    while cells and not cells[-1]:
+                        cells.pop()
+                    if cells and not tb.add(f"{title}!row {r}", cells):
+                        break
+            except Exception as e:
+                rejections.append(f"malformed XLSX: sheet {number}: {describe_error(e)}")
+            tb.finish()
+    except Exception as e:
+        rejections.append(f"malformed XLSX: {describe_error(e)}")
+    finally:
+        try:
+            wb.close()
+        except Exception:
+            pass
     return Document(source, "xlsx", sink.records, size, rejections + sink.rejections(limits))

@@ -199,6 +199,13 @@ def test_total_budget_across_members():
     assert docs[2].records  # what was read before the limit is still extracted
 
 
+def test_total_budget_applies_to_plain_tar_members():
+    """Members of an uncompressed TAR count against max_total_bytes as well."""
+    big = b"".join(b"Person %d Penhallow\n" % i for i in range(60_000))  # ~1.3 MB
+    docs = list(extract_bytes(make_tar({f"p{i}.txt": big for i in range(5)}), "plain.tar", Limits(max_total_bytes=3 * MiB)))
+    assert len(docs) == 3 and docs[2].rejections == ["archive contents larger than 3 MiB decompressed: rest skipped"]
+
+
 def test_nested_zip_larger_than_document_limit_not_opened():
     """A zip inside an archive is held in memory, so one over max_document_bytes is refused, not read whole."""
     inner = make_zip({"x.bin": bytes(range(256)) * 8192})  # ~2 MiB stored-ish random-looking data

@@ -163,9 +163,13 @@ def test_tsv_and_semicolon_sniffed():
 
 
 def test_prose_with_commas_is_not_csv():
-    """Ordinary prose with a varying number of commas stays plain text."""
+    """Prose stays plain text: a varying number of commas, or one comma a line between long phrases."""
     data = b"Hello, this is a note.\nAlys Penhallow, who works at Truro, said hi.\nNothing else here\n"
     assert one(data).kind == "text"
+    lines = b"".join(b"Officer %d was seen at the station on Monday morning, then left for lunch\n" % i for i in range(20))
+    assert one(lines).kind == "text"
+    names = b"".join(b"Penhallow, Alys %d\n" % i for i in range(20))  # short cells: a real two-column list
+    assert one(names).kind == "csv"
 
 
 def test_csv_overlong_field_becomes_prose():

@@ -10,11 +10,14 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
 from leakwatch.keys import Hasher, combine, with_position
-from leakwatch.normalise import deletions
+from leakwatch.normalise import deletions, name_tokens as name_words
+
+NAME_LABEL = "name"  # the hash label of name tokens (matchers/names.py enrols under it)
 
 MIN_FUZZY_NAME = 5  # letters: edit distance 1 on shorter names matches too much by chance
 MIN_FUZZY_NUMBER = 5  # digits
@@ -37,11 +40,10 @@ class Kind(enum.IntEnum):
     SUB = 2  # one character deleted, position mixed in: a substitution
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
     staff: int
-    field: Field
-    kind: Kind  # of the entry that matched
+    field: int  # a Field value
+    kind: int  # a Kind value: of the entry that matched
     fuzzy: bool  # one edit apart (a deletion-based query, or a DEL/SUB entry)
 
 
@@ -132,13 +134,14 @@ class RosterIndex:
 
     def __init__(self, keys: np.ndarray, staff: np.ndarray, fields: np.ndarray, kinds: np.ndarray,
                  name_tokens: set[int], table: StaffTable):
-        order = np.argsort(keys, kind="stable")
+        order = np.argsort(keys)
         self.keys = keys[order]
         self.staff = staff[order]
         self.fields = fields[order]
         self.kinds = kinds[order]
         self.name_tokens = name_tokens
         self.table = table
+        self._bloom, self._bloom_mask = _bloom(self.keys)
 
     @classmethod
     def from_blobs(cls, blobs, name_tokens, table: StaffTable) -> "RosterIndex":
@@ -158,15 +161,23 @@ class RosterIndex:
         return len(self.table)
 
     def lookup(self, key: int, kinds: frozenset[Kind] = frozenset(Kind), fuzzy_query: bool = False) -> list[Hit]:
-        lo = int(np.searchsorted(self.keys, key, side="left"))
-        if lo >= len(self.keys) or self.keys[lo] != key:
+        # Nearly every key looked up is absent: two bit probes answer that without numpy.
+        m = self._bloom_mask
+        bloom = self._bloom
+        a = key & m
+        b = (key >> 32) & m
+        if not (bloom[a >> 3] >> (a & 7)) & 1 or not (bloom[b >> 3] >> (b & 7)) & 1:
             return []
-        hi = int(np.searchsorted(self.keys, key, side="right"))
+        keys = self.keys
+        lo = int(keys.searchsorted(key))
+        if lo >= len(keys) or keys[lo] != key:
+            return []
+        hi = int(keys.searchsorted(key, "right"))
         out = []
-        for j in range(lo, hi):
-            kind = Kind(int(self.kinds[j]))
+        for staff, fld, kind in zip(self.staff[lo:hi].tolist(), self.fields[lo:hi].tolist(),
+                                    self.kinds[lo:hi].tolist()):
             if kind in kinds:
-                out.append(Hit(int(self.staff[j]), Field(int(self.fields[j])), kind, fuzzy_query or kind != Kind.EXACT))
+                out.append(Hit(staff, fld, kind, fuzzy_query or kind != EXACT))
         return out
 
     def lookup_all(self, queries: list[tuple[int, frozenset[Kind], bool]]) -> list[Hit]:
@@ -178,6 +189,23 @@ class RosterIndex:
                 if prev is None or (prev.fuzzy and not hit.fuzzy):
                     seen[(hit.staff, hit.field)] = hit
         return list(seen.values())
+
+
+BLOOM_BITS_PER_KEY = 16  # two probes: about 1.4 % of absent keys reach the sorted array
+
+
+def _bloom(keys: np.ndarray) -> tuple[bytes, int]:
+    """A two-probe Bloom filter over the keys (already uniform: bit slices serve as the hashes)."""
+    bits = 1 << max(16, int(len(keys) * BLOOM_BITS_PER_KEY - 1).bit_length())
+    mask = bits - 1
+    u = keys.view(np.uint64)
+    filt = np.zeros(bits // 8, dtype=np.uint8)
+    for idx in (u & np.uint64(mask), (u >> np.uint64(32)) & np.uint64(mask)):
+        idx = idx.astype(np.int64)
+        byte, bit = idx >> 3, idx & 7
+        for k in range(8):  # one constant per pass, so repeated indices need no ufunc.at
+            filt[byte[bit == k]] |= np.uint8(1 << k)
+    return filt.tobytes(), mask
 
 
 @dataclass
@@ -195,6 +223,14 @@ class MatchContext:
     @property
     def roster_size(self) -> int:
         return max(1, self.index.roster_size if self.index is not None else 1)
+
+    def may_hold_name(self, text: str) -> bool:
+        """Whether any word of the text is a roster name token (forename, nickname or surname)."""
+        if self.index is None:
+            return False
+        names = self.index.name_tokens
+        token = self.hasher.token
+        return any(token(NAME_LABEL, w) in names for w in name_words(text))
 
     def log_chance(self, p: float) -> float:
         """log10 of 1/p, the strength of a value that a stranger's record shows with probability p."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import ClassVar
 
 from rapidfuzz import fuzz, process
@@ -57,8 +58,8 @@ class ContextMatcher:
     def match(self, doc: Document, ctx: MatchContext) -> Iterable[Evidence]:
         seen_headers: set[tuple] = set()
         found: dict[str, Evidence] = {}
-        forces = [fold(f) for f in ctx.force_names]
-        units = tuple(fold(u) for u in ctx.sensitive_units) + UNIT_WORDS
+        vocab = {"force name": _alternation(tuple(fold(f) for f in ctx.force_names)),
+                 "unit name": _alternation(tuple(fold(u) for u in ctx.sensitive_units) + UNIT_WORDS)}
         rank_hits = 0
         for r, rec in enumerate(doc.records[:MAX_RECORDS]):
             if rec.headers and rec.headers not in seen_headers:
@@ -70,15 +71,23 @@ class ContextMatcher:
                                                              detail=f"header: {label}")
             text = fold(rec.text)
             words = _WORD.findall(text)
-            if any(w in RANKS for w in words) or any(lr in text for lr in LONG_RANKS):
+            if not RANKS.isdisjoint(words) or _LONG_RANKS.search(text):
                 rank_hits += 1
-            for name, vocab in (("force name", forces), ("unit name", units)):
-                if name not in found and vocab and any(v in text for v in vocab):
+            for name, pattern in vocab.items():
+                if name not in found and pattern is not None and pattern.search(text):
                     found[name] = Evidence(kind="context", record=r, span=(0, 0), detail=name)
         if rank_hits:
             found["rank words"] = Evidence(kind="context", record=0, span=(0, 0), detail="rank words",
                                            log_lr=float(rank_hits))
         yield from found.values()
+
+
+_LONG_RANKS = re.compile("|".join(map(re.escape, LONG_RANKS)))
+
+
+@lru_cache(maxsize=64)
+def _alternation(words: tuple[str, ...]) -> re.Pattern | None:
+    return re.compile("|".join(map(re.escape, words))) if words else None
 
 
 def header_meaning(header: str) -> str | None:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from typing import ClassVar
 
-from leakwatch.index import (F_PAY, F_WARRANT, MIN_FUZZY_NUMBER, Field, MatchContext, enrol_keys, query_keys,
+from leakwatch.index import (F_PAY, F_WARRANT, MIN_FUZZY_NUMBER, Field, Kind, MatchContext, enrol_keys, query_keys,
                              unique_variant_hashes, variant_hashes)
 from leakwatch.models import Document, Evidence, RosterRow
 from leakwatch.normalise import digits
@@ -73,14 +73,24 @@ class IdentifierMatcher:
         index = ctx.index
         if index is None:
             return
+        exact_only = frozenset({Kind.EXACT})
         for r, rec in enumerate(doc.records):
             text = rec.text
-            if not any(ch.isdigit() for ch in text):
+            if not _REAL_DIGIT.search(text):
                 continue
             candidates = list(number_candidates(text))
+            if not candidates:
+                continue
+            # One edit on a number is corroboration only (engine.py): worth looking up
+            # only where a name might stand beside it. Most numbers in logs and code
+            # have a staff number within one edit, so this saves most of the work.
+            fuzzy_ok = ctx.may_hold_name(text)
             for start, end, ds in candidates:
-                exact, dels = variant_hashes(ctx.hasher, LABEL, ds, len(ds) >= MIN_FUZZY_NUMBER)
-                for hit in index.lookup_all(query_keys(exact, dels)):
+                if fuzzy_ok and len(ds) >= MIN_FUZZY_NUMBER:
+                    hits = index.lookup_all(query_keys(*variant_hashes(ctx.hasher, LABEL, ds, True)))
+                else:
+                    hits = index.lookup(ctx.hasher.token(LABEL, ds), exact_only)
+                for hit in hits:
                     if hit.field not in (Field.PAY, Field.WARRANT):
                         continue
                     kind = "pay_number" if hit.field == Field.PAY else "warrant_number"

@@ -11,20 +11,19 @@ the population: a name many people share says little, a rare one a lot.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 import re
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import ClassVar
 
-from leakwatch.index import (EXACT, F_INITIAL, F_NAME, F_TOKEN, MIN_FUZZY_NAME, SUB, Field, Kind, MatchContext,
+from leakwatch.index import (EXACT, NAME_LABEL, F_INITIAL, F_NAME, F_TOKEN, MIN_FUZZY_NAME, SUB, Field, Kind, MatchContext,
                              enrol_keys, pair_wrap, query_keys, variant_hashes)
 from leakwatch.keys import combine, with_position
 from leakwatch.models import Document, Evidence, RosterRow
 from leakwatch.normalise import fold, name_key, name_tokens
 from leakwatch.protocols import Entry
 
-LABEL = "name"
+LABEL = NAME_LABEL
 PAIR = "pair"
 INITIAL = "ini"
 WINDOW = 3  # tokens either side of a name token searched for its other half
@@ -65,9 +64,14 @@ def surname_forms(surname: str) -> list[str]:
     return forms
 
 
-def _tokens(text: str) -> list[tuple[int, int, str]]:
-    folded = fold(text)
-    return [(m.start(), m.end(), m.group().translate(_JOINERS)) for m in _TOKEN.finditer(folded)]
+@lru_cache(maxsize=500_000)
+def _token_key(raw: str) -> str:
+    return fold(raw).translate(_JOINERS)
+
+
+def _tokens(text: str) -> list[tuple[int, int, str, bool]]:
+    """(start, end, folded token, capitalised) for each word of the original text."""
+    return [(m.start(), m.end(), _token_key(m.group()), m.group()[0].isupper()) for m in _TOKEN.finditer(text)]
 
 
 # Two-letter words that are titles or ranks, not initials ("PC Smith" is not "P. C. Smith").
@@ -149,13 +153,13 @@ class NameMatcher:
             n = len(toks)
             if n < 2:
                 continue
-            th = [h.token(LABEL, tok) for _, _, tok in toks]
+            th = [h.token(LABEL, tok[2]) for tok in toks]
             cand = [x in names for x in th]
             if not any(cand):
                 continue
-            initial = [_is_initial(tok, c) for (_, _, tok), c in zip(toks, cand)]
+            initial = [_is_initial(tok[2], c) for tok, c in zip(toks, cand)]
             window = n if n <= WHOLE_RECORD_TOKENS else WINDOW
-            found: dict[tuple[int, str], Evidence] = {}
+            found: dict[tuple[int, str], tuple] = {}  # (staff, kind) -> (strength, span, fuzzy, parts)
             # Every distinct pair looked up is one more chance of a coincidence: the
             # evidence is divided by how many were tried (see _chances).
             tried: dict[str, set] = {"name": set(), "initial_name": set(), "fuzzy_name": set(),
@@ -163,7 +167,7 @@ class NameMatcher:
             for i in range(n):
                 ti = toks[i][2]
                 if not cand[i]:
-                    if initial[i] or len(ti) < MIN_FUZZY_NAME:
+                    if initial[i] or len(ti) < MIN_FUZZY_NAME or not toks[i][3]:
                         continue
                     # Not a roster token: a surname with a typo beside an initial ("Smiht J")?
                     for j in range(max(0, i - 2), min(n, i + 3)):
@@ -179,27 +183,31 @@ class NameMatcher:
                         # An initial beside a surname: "J. Smith", "SMITH J", "Smith JA".
                         key = combine(INITIAL, h.token(LABEL, tj[0]), th[i])
                         tried["initial_name"].add((tj[0], ti))
-                        for hit in index.lookup(key, exact_kinds):
-                            if hit.field == Field.INITIAL:
-                                p = pop.initial_pair(tj[0], ti)
+                        hits = [x for x in index.lookup(key, exact_kinds) if x.field == Field.INITIAL]
+                        if hits:
+                            p = pop.initial_pair(tj[0], ti)
+                            for hit in hits:
                                 self._keep(found, r, hit.staff, "initial_name", span, p, False, (tj[0], ti))
                     elif cand[j]:
                         # i as forename, j as surname (the loop over i tries the other order).
                         key = combine(PAIR, th[i], th[j])
                         if ti != tj:
                             tried["name"].add((ti, tj))
-                        for hit in index.lookup(key, exact_kinds):
-                            if hit.field == Field.NAME:
-                                p = name_chance(pop, ti, tj)
+                        hits = [x for x in index.lookup(key, exact_kinds) if x.field == Field.NAME]
+                        if hits:
+                            p = name_chance(pop, ti, tj)
+                            for hit in hits:
                                 self._keep(found, r, hit.staff, "name", span, p, False, (ti, tj))
-                    if not cand[j] and not initial[j] and len(tj) >= MIN_FUZZY_NAME and abs(i - j) <= 2:
+                    # One edit only on capitalised words: a lower-case word in prose is rarely a name,
+                    # and trying every word beside a common forename is most of the cost.
+                    if not toks[j][3] or len(tj) < MIN_FUZZY_NAME or abs(i - j) > 2:
+                        continue
+                    if not initial[j]:  # tj a typo of the other half (even when tj is itself a roster name)
                         self._fuzzy(found, tried, index, h, pop, r, span, th[i], ti, tj)
-                    elif cand[j] and len(tj) >= MIN_FUZZY_NAME and abs(i - j) <= 2:
-                        # both are roster tokens, yet maybe not this pair: one may be a typo of another name
-                        self._fuzzy(found, tried, index, h, pop, r, span, th[i], ti, tj)
-            for ev in found.values():
-                chances = len(tried[("fuzzy_" if ev.fuzzy else "") + ev.kind])
-                yield replace(ev, log_lr=ev.log_lr - math.log10(max(1, chances))) if chances > 1 else ev
+            for (staff, kind), (strength, span, fuzzy, parts) in found.items():
+                chances = len(tried[("fuzzy_" if fuzzy else "") + kind])
+                yield Evidence(kind=kind, record=r, span=span, staff=staff, fuzzy=fuzzy, snippet=_mask(*parts),
+                               log_lr=strength - math.log10(max(1, chances)))
 
     def _fuzzy(self, found, tried, index, h, pop, r, span, hi, ti, tj) -> None:
         """Try tj as a one-edit variant of the other half of ti's pair."""
@@ -227,10 +235,10 @@ class NameMatcher:
 
     @staticmethod
     def _keep(found, r, staff, kind, span, p, fuzzy, parts) -> None:
+        """Keep the strongest evidence per staff member and kind in this record."""
         strength = -math.log10(max(min(p, 1.0), 1e-15))
         key = (staff, kind)
         prev = found.get(key)
-        if prev is None or prev.log_lr < strength:
-            found[key] = Evidence(kind=kind, record=r, span=span, staff=staff, log_lr=strength,
-                                  fuzzy=fuzzy, snippet=_mask(*parts))
+        if prev is None or prev[0] < strength:
+            found[key] = (strength, span, fuzzy, parts)
 

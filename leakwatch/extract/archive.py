@@ -353,7 +353,13 @@ def _zip(inp: Input, source: str, ctx: Ctx, depth: int) -> Iterator[Document]:
             zf = zipfile.ZipFile(counted)
             infos = zf.infolist()
         except Exception as e:
-            yield Document(source, "zip", [], size, [f"malformed zip: {describe_error(e)}"])
+            # A truncated XLSX has no central directory to show it is one: go by its first
+            # local headers (part names) and its file name.
+            head = inp.head()
+            if b"xl/" in head or detect.extension(source) in (".xlsx", ".xlsm", ".xltx", ".xltm"):
+                yield Document(source, "xlsx", [], size, [f"malformed XLSX: {describe_error(e)}"])
+            else:
+                yield Document(source, "zip", [], size, [f"malformed zip: {describe_error(e)}"])
             return
         with zf:
             if xlsx.is_xlsx(infos):

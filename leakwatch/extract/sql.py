@@ -76,14 +76,6 @@ def _unescape(s: str) -> str:
     return _ESC.sub(lambda m: "'" if m.group(1) is None else _ESC_MAP.get(m.group(1), m.group(1)), s)
 
 
-def _value(tok: str) -> str:
-    if tok[0] == "'":
-        return _unescape(tok[1:-1])
-    if tok.upper() == "NULL":
-        return ""
-    return tok
-
-
 class _Lines:
     """Line number at an offset, for offsets that only move forward."""
 

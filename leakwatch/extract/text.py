@@ -148,10 +148,6 @@ class Sink:
         return out
 
 
-def parse_text(text: str, sink: Sink) -> None:
-    sink.prose_lines(text)
-
-
 # Printable runs in a binary, found on a byte mask so that bytes.find (fast, in C)
 # skips the noise: printable ASCII -> 0xff, NUL -> 0xfe, anything else -> 0x00.
 _MASK = bytes(0xFF if (b == 9 or 0x20 <= b <= 0x7E) else 0xFE if b == 0 else 0 for b in range(256))

@@ -43,9 +43,9 @@ CONFIRMED = 0.99  # ... and called confirmed above this
 # Severity thresholds on the document score S (log10 likelihood ratio), measured on the
 # labelled corpus in benchmarks/ (docs/evidence-model.md gives the figures).
 LOW_SCORE = 1.0
-MEDIUM_SCORE = 3.0
-HIGH_SCORE = 6.0
-CRITICAL_SCORE = 10.0
+MEDIUM_SCORE = 4.0
+HIGH_SCORE = 10.0
+CRITICAL_SCORE = 20.0
 BULK_STAFF = 10  # distinct staff that make a bulk leak
 
 
@@ -132,6 +132,7 @@ def assess(doc: Document, evidence: list[Evidence], ctx: MatchContext) -> Findin
             else:
                 fuzzy_ids.discard((ev.record, ev.staff, family))
 
+    _join_nearby(doc, per_record, fuzzy_ids, rec_kinds)
     records: list[_RecordView] = []
     for rec, staff in per_record.items():
         for s in list(staff):
@@ -182,6 +183,47 @@ def assess(doc: Document, evidence: list[Evidence], ctx: MatchContext) -> Findin
     reasons = _reasons(doc, hits, n, score, why, credentials, context, force_emails, fuzzy_of, staff_index)
     return Finding(source=doc.source, severity=severity, score=score, staff=hits, credentials=credentials,
                    reasons=reasons, rejections=list(doc.rejections), records=n)
+
+
+PROXIMITY = 6  # prose records: an identifier this many lines from the same person's name joins it
+
+
+def _join_nearby(doc: Document, per_record, fuzzy_ids, rec_kinds) -> None:
+    """Bind an identifier to the same staff member's name a few lines away, in prose.
+
+    Pastes put a person on several lines ("Name: ...", "Pay no: ..."); tables do not
+    need this (a row is the record). Each line of distance is one more place the
+    number could have come from by chance, so the strength drops by log10(1 + d).
+    """
+    names: dict[int, list[int]] = defaultdict(list)
+    for rec, staff in per_record.items():
+        if doc.records[rec].table is None:
+            for s, fams in staff.items():
+                if "name" in fams:
+                    names[s].append(rec)
+    if not names:
+        return
+    for rec in sorted(per_record):
+        if doc.records[rec].table is not None:
+            continue
+        staff = per_record[rec]
+        for s in [s for s, fams in staff.items() if "name" not in fams and s in names]:
+            near = min(names[s], key=lambda i: abs(i - rec))
+            d = abs(near - rec)
+            if d == 0 or d > PROXIMITY:
+                continue
+            target = per_record[near][s]
+            for fam, strength in staff.pop(s).items():
+                moved = strength - math.log10(1 + d)
+                if moved > target.get(fam, -math.inf):
+                    target[fam] = moved
+                    if (rec, s, fam) in fuzzy_ids:
+                        fuzzy_ids.add((near, s, fam))
+                    else:
+                        fuzzy_ids.discard((near, s, fam))
+            rec_kinds[(near, s)] |= rec_kinds.pop((rec, s), set())
+    for rec in [r for r, staff in per_record.items() if not staff]:
+        del per_record[rec]
 
 
 def _severity(score, hits, staff_index, with_identifier, credentials, confidence) -> tuple[Severity, str]:

@@ -28,7 +28,12 @@ PAIR = "pair"
 INITIAL = "ini"
 WINDOW = 3  # tokens either side of a name token searched for its other half
 WHOLE_RECORD_TOKENS = 16  # records this short (table rows) pair every token with every other
-FUZZY_PENALTY = 10.0  # a one-edit variant is about ten times likelier from a stranger's name
+# A one-edit match is scored on the name as written: its chance as a stranger's name
+# (the population's, when it is a real name such as Antonio beside a staff Antonia; the
+# floor when it is a misspelling), against the chance a staff member's name was
+# mistyped into exactly this: about 1 in 10^4 (a typo in 1 of 20 names, spread over
+# some 500 one-edit variants).
+TYPO_FACTOR = 1e4
 
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’`´‘\-‐‑–][^\W\d_]+)*")
 _JOINERS = str.maketrans("", "", "'’`´‘-‐‑–")
@@ -53,13 +58,18 @@ def forename_variants(given: str) -> frozenset[str]:
     return frozenset(out)
 
 
+# Words that begin or join surnames but are no surname on their own.
+PARTICLES = frozenset({"van", "von", "der", "den", "de", "del", "della", "da", "das", "dos", "di", "du", "le", "la",
+                       "el", "al", "bin", "ibn", "ben", "mac", "mc", "st", "ter", "ten", "y", "e", "o"})
+
+
 def surname_forms(surname: str) -> list[str]:
     """The whole surname joined ("vanderberg"), and its last word when it has several."""
     toks = name_tokens(surname)
     if not toks:
         return []
     forms = ["".join(toks)]
-    if len(toks) > 1 and len(toks[-1]) >= 2:
+    if len(toks) > 1 and len(toks[-1]) >= 2 and toks[-1] not in PARTICLES:
         forms.append(toks[-1])
     return forms
 
@@ -96,7 +106,10 @@ def name_chance(pop, forename: str, surname: str) -> float:
     rare forename, but William, Isabella and Bella all reach it); and forenames and
     surnames cluster by origin, so the population gives the pair's joint chance.
     """
-    return min(1.0, pop.pair(forename_variants(forename), surname))
+    # The document is searched in both orders, so a stranger written either way matches.
+    there = pop.pair(forename_variants(forename), surname)
+    back = pop.pair(forename_variants(surname), forename)
+    return min(1.0, there + back)
 
 
 def _mask(*parts: str) -> str:
@@ -116,9 +129,9 @@ class NameMatcher:
         fns = name_tokens(row.forenames)
         t = h.token
         given = fns[0] if fns else None
-        forms = set(fns)
-        if given:
-            forms |= forename_variants(given)
+        # The given name and its nicknames only: a middle name would double the chance of a
+        # coincidence for everyone who has one, and people are listed by their first name.
+        forms = set(forename_variants(given)) if given else set()
         out: list[Entry] = [(F_TOKEN, EXACT, t(LABEL, s)) for s in sns]
         sn_hashes = [t(LABEL, s) for s in sns]
         for f in forms:
@@ -180,6 +193,8 @@ class NameMatcher:
                     tj = toks[j][2]
                     span = _span(toks, i, j)
                     if initial[j]:
+                        if abs(i - j) > 2:
+                            continue
                         # An initial beside a surname: "J. Smith", "SMITH J", "Smith JA".
                         key = combine(INITIAL, h.token(LABEL, tj[0]), th[i])
                         tried["initial_name"].add((tj[0], ti))
@@ -188,11 +203,10 @@ class NameMatcher:
                             p = pop.initial_pair(tj[0], ti)
                             for hit in hits:
                                 self._keep(found, r, hit.staff, "initial_name", span, p, False, (tj[0], ti))
-                    elif cand[j]:
+                    elif cand[j] and ti != tj:  # a word twice (a cell and an address) is no name
                         # i as forename, j as surname (the loop over i tries the other order).
                         key = combine(PAIR, th[i], th[j])
-                        if ti != tj:
-                            tried["name"].add((ti, tj))
+                        tried["name"].add((ti, tj))
                         hits = [x for x in index.lookup(key, exact_kinds) if x.field == Field.NAME]
                         if hits:
                             p = name_chance(pop, ti, tj)
@@ -202,7 +216,7 @@ class NameMatcher:
                     # and trying every word beside a common forename is most of the cost.
                     if not toks[j][3] or len(tj) < MIN_FUZZY_NAME or abs(i - j) > 2:
                         continue
-                    if not initial[j]:  # tj a typo of the other half (even when tj is itself a roster name)
+                    if not initial[j] and ti != tj:  # tj a typo of the other half (even a roster name itself)
                         self._fuzzy(found, tried, index, h, pop, r, span, th[i], ti, tj)
             for (staff, kind), (strength, span, fuzzy, parts) in found.items():
                 chances = len(tried[("fuzzy_" if fuzzy else "") + kind])
@@ -219,7 +233,7 @@ class NameMatcher:
             hits = [x for x in index.lookup_all(queries) if x.field == Field.NAME and x.fuzzy]
             if not hits:
                 continue
-            p = name_chance(pop, pop.resolve("forename", fn) or fn, pop.resolve("surname", sn) or sn) * FUZZY_PENALTY
+            p = name_chance(pop, fn, sn) * TYPO_FACTOR
             for hit in hits:
                 self._keep(found, r, hit.staff, "name", span, p, True, (fn, sn))
 
@@ -229,7 +243,7 @@ class NameMatcher:
         queries = query_keys(exact, dels, pair_wrap(INITIAL, first=h.token(LABEL, letter)))
         hits = [x for x in index.lookup_all(queries) if x.field == Field.INITIAL and x.fuzzy]
         if hits:
-            p = pop.initial_pair(letter, pop.resolve("surname", sn) or sn) * FUZZY_PENALTY
+            p = pop.initial_pair(letter, sn) * TYPO_FACTOR
             for hit in hits:
                 self._keep(found, r, hit.staff, "initial_name", span, p, True, (letter, sn))
 

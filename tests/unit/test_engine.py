@@ -174,3 +174,20 @@ def test_reasons_are_plain_words_without_values(pop_ctx, pop_rows):
     assert "staff members in a 40-row table" in text and "by pay number" in text
     for r in rows:
         assert r.surname not in text and r.pay_number not in text
+
+
+def test_identifier_a_few_lines_below_the_name_binds_to_it(pop_ctx, pop_rows):
+    """A dox card ("Name: ..." then "Pay no: ...") is one person: high."""
+    r = pop_rows[20]
+    doc = prose("==== DOX ====", f"Name: {r.forenames} {r.surname}", f"Rank: {r.rank}", f"Pay no: {r.pay_number}",
+                "Spread this.")
+    f = scan(pop_ctx, doc)
+    assert f.severity >= Severity.HIGH
+    assert {"name", "pay_number"} <= set(f.staff[0].kinds)
+
+
+def test_identifier_far_from_the_name_stays_apart(pop_ctx, pop_rows):
+    """Beyond a few lines, a name and a number are not bound together."""
+    r = pop_rows[20]
+    doc = prose(f"Name: {r.forenames} {r.surname}", *["filler"] * 20, f"ref {r.pay_number}")
+    assert scan(pop_ctx, doc).severity < Severity.HIGH

@@ -63,15 +63,9 @@ def load_hasher(cfg: Config):
 
 
 async def _connect(cfg: Config, *, check: bool = True):
-    import asyncpg
+    from leakwatch.db import check_schema, connect
 
-    from leakwatch.db import check_schema
-
-    dsn = resolve_dsn(cfg)
-    try:
-        conn = await asyncpg.connect(dsn, timeout=15)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        raise ConfigError(f"DATABASE_URL: cannot connect to Postgres ({type(exc).__name__}: {exc})") from None
+    conn = await connect(resolve_dsn(cfg))
     if check:
         try:
             await check_schema(conn)

@@ -173,6 +173,8 @@ def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | Non
         raise ConfigError("[roster] leaver_days: must be 0 or more")
     if cfg.limits.max_depth < 0 or cfg.limits.max_ratio <= 1:
         raise ConfigError("[limits] max_depth must be >= 0 and max_ratio > 1")
+    if cfg.match.population_file and not Path(cfg.match.population_file).is_file():
+        raise ConfigError(f"[match] population_file: {cfg.match.population_file}: file not found")
     for d in cfg.match.force_domains:
         if "@" in d or "." not in d:
             raise ConfigError(f"[match] force_domains: {d!r} is not a domain name")

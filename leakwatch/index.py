@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from leakwatch.keys import Hasher, combine, with_position
+from leakwatch.keys import Hasher, with_position
 from leakwatch.normalise import deletions, name_tokens as name_words
 
 NAME_LABEL = "name"  # the hash label of name tokens (matchers/names.py enrols under it)
@@ -107,11 +107,12 @@ _EXACT_ONLY = frozenset({Kind.EXACT})
 _SUB_ONLY = frozenset({Kind.SUB})
 
 
-def pair_wrap(label: str, first: int | None = None, second: int | None = None):
+def pair_wrap(hasher: Hasher, label: str, first: int | None = None, second: int | None = None):
     """Wrap for keys of a two-part value (forename+surname): fixes one part, varies the other."""
+    pair = hasher.pair
     if first is not None:
-        return lambda k: combine(label, first, k)
-    return lambda k: combine(label, k, second)
+        return lambda k: pair(label, first, k)
+    return lambda k: pair(label, k, second)
 
 
 @dataclass

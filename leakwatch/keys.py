@@ -53,8 +53,10 @@ def load_key(path: str | os.PathLike) -> bytes:
         raise KeyError_(f"{path}: cannot read key file: {exc.strerror}") from None
     if len(data) != KEY_BYTES:
         raise KeyError_(f"{path}: key file holds {len(data)} bytes, expected {KEY_BYTES}")
-    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise KeyError_(f"{path}: key file is readable by group or others (mode {stat.S_IMODE(st.st_mode):o}); chmod 600 it")
+    # Group read is allowed: Kubernetes mounts secrets 0440 under an fsGroup.
+    if st.st_mode & (stat.S_IRWXO | stat.S_IWGRP | stat.S_IXGRP):
+        raise KeyError_(f"{path}: key file is accessible to others or writable by group "
+                        f"(mode {stat.S_IMODE(st.st_mode):o}); chmod 600 (or 440) it")
     return data
 
 
@@ -111,6 +113,19 @@ class Hasher:
         return int.from_bytes(hashlib.blake2b(value.encode(), key=self._key, digest_size=8, person=person).digest(),
                               "little", signed=True)
 
+    def pair(self, label: str, first: int, second: int) -> int:
+        """Keyed 64-bit hash of two keyed hashes: pairs such as (forename, surname).
+
+        Keyed too, not only its inputs: the unlinked name-token set holds the inputs,
+        and an unkeyed pair hash would let anyone with the database join each staff
+        row to its forename and surname tokens and count them.
+        """
+        person = _PERSONS.get(label)
+        if person is None:
+            person = _PERSONS[label] = _person(label)
+        return int.from_bytes(hashlib.blake2b(_PAIR.pack(first, second), key=self._key, digest_size=8,
+                                              person=person).digest(), "little", signed=True)
+
     def ref(self, staff_id: str) -> str:
         """The stable opaque reference for an HR staff id: `s-` and 16 base32 characters."""
         d = hashlib.blake2b(staff_id.strip().encode(), key=self._key, digest_size=10, person=_person("lw-ref")).digest()
@@ -119,18 +134,6 @@ class Hasher:
 
 _PERSONS: dict[str, bytes] = {}
 _PAIR = struct.Struct("<qq")
-
-
-def combine(label: str, first: int, second: int) -> int:
-    """Unkeyed 64-bit hash of two keyed hashes: pairs such as (forename, surname).
-
-    The inputs are already keyed, so the output is as opaque as they are.
-    """
-    person = _PERSONS.get(label)
-    if person is None:
-        person = _PERSONS[label] = _person(label)
-    return int.from_bytes(hashlib.blake2b(_PAIR.pack(first, second), digest_size=8, person=person).digest(),
-                          "little", signed=True)
 
 
 # Fixed, public per-position constants: a substitution entry is the deletion hash

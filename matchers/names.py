@@ -18,7 +18,7 @@ from typing import ClassVar
 
 from leakwatch.index import (EXACT, NAME_LABEL, F_INITIAL, F_NAME, F_TOKEN, MIN_FUZZY_NAME, SUB, Field, Kind, MatchContext,
                              enrol_keys, pair_wrap, query_keys, variant_hashes)
-from leakwatch.keys import combine, with_position
+from leakwatch.keys import with_position
 from leakwatch.models import Document, Evidence, RosterRow
 from leakwatch.normalise import fold, name_key, name_tokens
 from leakwatch.protocols import Entry
@@ -137,20 +137,20 @@ class NameMatcher:
         for f in forms:
             tf = t(LABEL, f)
             out.append((F_TOKEN, EXACT, tf))
-            out.extend((F_NAME, EXACT, combine(PAIR, tf, ts)) for ts in sn_hashes)
+            out.extend((F_NAME, EXACT, h.pair(PAIR, tf, ts)) for ts in sn_hashes)
         sn = sns[0]
         sn_exact, sn_dels = variant_hashes(h, LABEL, sn, len(sn) >= MIN_FUZZY_NAME)
         if given:
             tg = t(LABEL, given)
-            out.extend((F_NAME, kind, key) for kind, key in enrol_keys(sn_exact, sn_dels, pair_wrap(PAIR, first=tg)))
+            out.extend((F_NAME, kind, key) for kind, key in enrol_keys(sn_exact, sn_dels, pair_wrap(h, PAIR, first=tg)))
             g_exact, g_dels = variant_hashes(h, LABEL, given, len(given) >= MIN_FUZZY_NAME)
-            out.extend((F_NAME, kind, key) for kind, key in enrol_keys(g_exact, g_dels, pair_wrap(PAIR, second=sn_exact)))
+            out.extend((F_NAME, kind, key) for kind, key in enrol_keys(g_exact, g_dels, pair_wrap(h, PAIR, second=sn_exact)))
         for initial in {f[0] for f in fns[:2]}:
             ti = t(LABEL, initial)
-            out.extend((F_INITIAL, EXACT, combine(INITIAL, ti, ts)) for ts in sn_hashes)
+            out.extend((F_INITIAL, EXACT, h.pair(INITIAL, ti, ts)) for ts in sn_hashes)
         if given and sn_dels:  # a typo in the surname of an initial-and-surname list: substitutions only
             ti = t(LABEL, given[0])
-            out.extend((F_INITIAL, SUB, with_position(combine(INITIAL, ti, d), i)) for i, d in sn_dels)
+            out.extend((F_INITIAL, SUB, with_position(h.pair(INITIAL, ti, d), i)) for i, d in sn_dels)
         return out
 
     def match(self, doc: Document, ctx: MatchContext) -> Iterable[Evidence]:
@@ -196,7 +196,7 @@ class NameMatcher:
                         if abs(i - j) > 2:
                             continue
                         # An initial beside a surname: "J. Smith", "SMITH J", "Smith JA".
-                        key = combine(INITIAL, h.token(LABEL, tj[0]), th[i])
+                        key = h.pair(INITIAL, h.token(LABEL, tj[0]), th[i])
                         tried["initial_name"].add((tj[0], ti))
                         hits = [x for x in index.lookup(key, exact_kinds) if x.field == Field.INITIAL]
                         if hits:
@@ -205,7 +205,7 @@ class NameMatcher:
                                 self._keep(found, r, hit.staff, "initial_name", span, p, False, (tj[0], ti))
                     elif cand[j] and ti != tj:  # a word twice (a cell and an address) is no name
                         # i as forename, j as surname (the loop over i tries the other order).
-                        key = combine(PAIR, th[i], th[j])
+                        key = h.pair(PAIR, th[i], th[j])
                         tried["name"].add((ti, tj))
                         hits = [x for x in index.lookup(key, exact_kinds) if x.field == Field.NAME]
                         if hits:
@@ -227,8 +227,8 @@ class NameMatcher:
         """Try tj as a one-edit variant of the other half of ti's pair."""
         tried["fuzzy_name"].update({(ti, tj), (tj, ti)})
         exact, dels = variant_hashes(h, LABEL, tj, True)
-        as_surname = query_keys(exact, dels, pair_wrap(PAIR, first=hi))
-        as_forename = query_keys(exact, dels, pair_wrap(PAIR, second=hi))
+        as_surname = query_keys(exact, dels, pair_wrap(h, PAIR, first=hi))
+        as_forename = query_keys(exact, dels, pair_wrap(h, PAIR, second=hi))
         for queries, fn, sn in ((as_surname, ti, tj), (as_forename, tj, ti)):
             hits = [x for x in index.lookup_all(queries) if x.field == Field.NAME and x.fuzzy]
             if not hits:
@@ -240,7 +240,7 @@ class NameMatcher:
     def _fuzzy_initial(self, found, tried, index, h, pop, r, span, letter, sn) -> None:
         tried["fuzzy_initial_name"].add((letter, sn))
         exact, dels = variant_hashes(h, LABEL, sn, True)
-        queries = query_keys(exact, dels, pair_wrap(INITIAL, first=h.token(LABEL, letter)))
+        queries = query_keys(exact, dels, pair_wrap(h, INITIAL, first=h.token(LABEL, letter)))
         hits = [x for x in index.lookup_all(queries) if x.field == Field.INITIAL and x.fuzzy]
         if hits:
             p = pop.initial_pair(letter, sn) * TYPO_FACTOR

@@ -64,6 +64,14 @@ async def connect_pool(dsn: str, *, min_size: int = 1, max_size: int = 8, timeou
         raise ConfigError(f"DATABASE_URL: cannot connect to Postgres ({type(exc).__name__}: {exc})") from None
 
 
+async def connect(dsn: str, *, timeout: float = 15.0) -> asyncpg.Connection:
+    """One connection (for commands that run and exit); a clear error when the server cannot be reached."""
+    try:
+        return await asyncpg.connect(dsn, timeout=timeout)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        raise ConfigError(f"DATABASE_URL: cannot connect to Postgres ({type(exc).__name__}: {exc})") from None
+
+
 async def migrate(conn: asyncpg.Connection) -> list[int]:
     """Apply pending migrations under an advisory lock; returns the versions applied."""
     applied: list[int] = []

@@ -93,8 +93,6 @@ def enrol_rows(rows: list[RosterRow], hasher: Hasher, sensitive_units: tuple[str
     keep = np.ones(len(keys), dtype=bool)
     keep[1:] = (staff[1:] != staff[:-1]) | (tags[1:] != tags[:-1]) | (keys[1:] != keys[:-1])
     staff, tags, keys = staff[keep], tags[keep], keys[keep]
-    for t in np.unique(tags):
-        out.counts[_FIELD_NAMES[int(t) // 4]] += int(np.count_nonzero(tags == t))
     # Padding: each (staff, tag) group grows to a multiple of PAD_TO with random keys,
     # so the length of a group does not tell the length of a name.
     group_start = np.ones(len(keys), dtype=bool)
@@ -106,6 +104,9 @@ def enrol_rows(rows: list[RosterRow], hasher: Hasher, sensitive_units: tuple[str
     all_tags = np.concatenate([tags, np.repeat(tags[starts], short)])
     all_keys = np.concatenate([keys, np.frombuffer(secrets.token_bytes(8 * n_pad), dtype=np.int64)])
     order = np.lexsort((all_keys, all_tags, all_staff))  # pads sorted in: no visible boundary
+    # Counts are of padded entries: exact counts from a small import would tell name lengths.
+    for t in np.unique(all_tags):
+        out.counts[_FIELD_NAMES[int(t) // 4]] += int(np.count_nonzero(all_tags == t))
     p_staff = all_staff[order]
     p_tags = all_tags[order].astype(np.uint8)
     p_keys = all_keys[order].astype(">i8")

@@ -39,6 +39,8 @@ NAME_CAP = 9.0  # log10: no name alone is rarer than one in a billion (table gap
 RECORD_CAP = 15.0  # log10 per record: one record cannot outweigh a list on its own
 CONFIDENT = 0.5  # staff reported at or above this posterior
 CONFIRMED = 0.99  # ... and called confirmed above this
+SURE_ROW = 0.9  # a row this surely ours reports all its namesakes ...
+MAX_NAMESAKES = 5  # ... when there are at most this many
 
 # Severity thresholds on the document score S (log10 likelihood ratio), measured on the
 # labelled corpus in benchmarks/ (docs/evidence-model.md gives the figures).
@@ -153,6 +155,7 @@ def assess(doc: Document, evidence: list[Evidence], ctx: MatchContext) -> Findin
 
     # Posterior that a record is a staff member's, shared among the staff it matched.
     confidence: dict[int, float] = {}
+    candidate: dict[int, float] = {}
     strength: dict[int, float] = {}
     with_identifier: set[int] = set()
     for rv in records:
@@ -160,18 +163,24 @@ def assess(doc: Document, evidence: list[Evidence], ctx: MatchContext) -> Findin
         rho = (1 - pi) * r / ((1 - pi) * r + pi) if r > 0 else 0.0
         weights = {s: 10 ** (sum(f.values()) - log_R) for s, f in rv.staff.items()}
         total = sum(weights.values())
+        top = max(weights.values())
+        namesakes = [s for s, w in weights.items() if w >= top / 10]
         for s, w in weights.items():
             c = rho * w / total
             if c > confidence.get(s, 0.0):
                 confidence[s] = c
                 strength[s] = sum(rv.staff[s].values()) - log_R
+            # A row that is surely ours but fits a few namesakes ("J Smith") names each of them:
+            # the security team would rather tell three officers than miss the one.
+            if rho >= SURE_ROW and s in namesakes and len(namesakes) <= MAX_NAMESAKES:
+                candidate[s] = max(candidate.get(s, 0.0), rho)
             if "name" in rv.staff[s] and any(k in rv.staff[s] for k in IDENTIFIER_KINDS):
                 with_identifier.add(s)
 
     table = ctx.index.table if ctx.index is not None else None
     hits: list[StaffHit] = []
     for s, c in sorted(confidence.items(), key=lambda kv: -kv[1]):
-        if c < CONFIDENT:
+        if c < CONFIDENT and s not in candidate:
             continue
         hits.append(StaffHit(
             ref=table.refs[s], kinds=sorted(kinds_of[s]), confidence=c, log_lr=strength[s],
@@ -263,6 +272,10 @@ def _reasons(doc, hits, n, score, why, credentials, context, force_emails, fuzzy
         sensitive = sum(h.sensitive for h in hits)
         if sensitive:
             out.append(f"{sensitive} in sensitive units")
+        ambiguous = sum(1 for h in hits if h.confidence < CONFIDENT)
+        if ambiguous:
+            out.append(f"{ambiguous} of them share the matched name with another staff member "
+                       f"(up to {MAX_NAMESAKES} namesakes are all listed)")
         fuzzy = sum(1 for h in hits if fuzzy_of.get(staff_index[h.ref]))
         if fuzzy:
             out.append(f"{fuzzy} matched only within one edit (typos, look-alikes)")

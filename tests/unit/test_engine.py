@@ -191,3 +191,25 @@ def test_identifier_far_from_the_name_stays_apart(pop_ctx, pop_rows):
     r = pop_rows[20]
     doc = prose(f"Name: {r.forenames} {r.surname}", *["filler"] * 20, f"ref {r.pay_number}")
     assert scan(pop_ctx, doc).severity < Severity.HIGH
+
+
+def test_namesakes_in_a_list_that_is_surely_ours_are_all_listed(key):
+    """Two staff share "A. Penhallow": in a critical list, both are reported, each at half confidence."""
+    from leakwatch.keys import Hasher
+    from leakwatch.models import RosterRow
+    from leakwatch.roster.enrol import context_from_enrolment, enrol_rows
+    from synthetic import make_rows
+
+    rows = make_rows(400, seed=3)[:300]
+    rows += [RosterRow(line=900, staff_id="Z1", forenames="Alys", surname="Quillerbyne"),
+             RosterRow(line=901, staff_id="Z2", forenames="Aled", surname="Quillerbyne")]
+    h = Hasher(key)
+    c = context_from_enrolment(enrol_rows(rows, h, ()), h)
+    body = [[r.surname, r.forenames[0], "PC"] for r in rows[300:] + rows[:60]]
+    f = scan(c, table(["Surname", "Initial", "Rank"], body))
+    assert f.severity == Severity.CRITICAL
+    by_ref = {s.ref: s.confidence for s in f.staff}
+    z1, z2 = h.ref("Z1"), h.ref("Z2")
+    assert z1 in by_ref and z2 in by_ref
+    assert by_ref[z1] < 0.6 and by_ref[z2] < 0.6
+    assert any("share the matched name" in r for r in f.reasons)

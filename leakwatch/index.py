@@ -1,8 +1,9 @@
 """The hashed roster in memory, and the context matchers work in.
 
 `RosterIndex` is built from the database's keyed entries (never from plaintext):
-a sorted int64 array of keys with the staff member, field and kind of each, so
-250,000 staff with their fuzzy neighbourhoods fit in about 100 MB.
+a sorted int64 array of keys with the staff member, field and kind of each (14 bytes
+an entry, about 100 entries a staff member with padding), and a two-probe Bloom filter
+that answers most look-ups (which miss) without touching the array.
 """
 
 from __future__ import annotations

@@ -55,10 +55,12 @@ def name_key(text: str) -> str:
     return "".join(name_tokens(text))
 
 
+_NOT_DIGIT = re.compile(r"[^0-9]+")
+
+
 def digits(text: str) -> str:
     """An identifier reduced to its digits, reading O as 0 and l/I as 1; "" when none."""
-    mapped = text.strip().translate(_DIGIT_LOOKALIKES)
-    return "".join(ch for ch in mapped if ch.isdigit() and ch.isascii())
+    return _NOT_DIGIT.sub("", text.translate(_DIGIT_LOOKALIKES))
 
 
 def email(text: str) -> str:

@@ -26,16 +26,17 @@ MAX_DIGITS = 12
 # Not "|": it separates the cells of table records.
 _CANDIDATE = re.compile(r"(?<![\w])[0-9OolIi](?:[0-9OolIi]|[ \-.](?=[0-9OolIi])){3,24}(?![\w])")
 _REAL_DIGIT = re.compile(r"\d")
+_NOT_REAL_DIGIT = re.compile(r"[^0-9]+")
 
 
 def number_candidates(text: str) -> Iterable[tuple[int, int, str]]:
     """(start, end, digits) for each identifier-like run; runs of groups also yield each group."""
     for m in _CANDIDATE.finditer(text):
         raw = m.group()
-        real = len(_REAL_DIGIT.findall(raw))
-        if real < 3 or real < 0.6 * sum(c.isalnum() for c in raw):
-            continue
         ds = digits(raw)
+        real = len(_NOT_REAL_DIGIT.sub("", raw))
+        if real < 3 or real < 0.6 * len(ds):
+            continue
         if MIN_DIGITS <= len(ds) <= MAX_DIGITS:
             yield m.start(), m.end(), ds
         if " " in raw:  # "123456 654321": two numbers side by side as well as one

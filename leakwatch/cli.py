@@ -78,22 +78,21 @@ async def _connect(cfg: Config, *, check: bool = True):
 async def load_context(cfg: Config, hasher):
     """Build the match context: hashed roster from the database, population table, settings."""
     from leakwatch.db.store import check_key, load_roster
-    from leakwatch.index import MatchContext, RosterIndex, StaffTable
+    from leakwatch.index import IndexBuilder, MatchContext, StaffTable
     from leakwatch.population import load_population
 
+    builder = IndexBuilder()
     conn = await _connect(cfg)
     try:
         await check_key(conn, hasher.fingerprint)
-        staff, tokens = await load_roster(conn, cfg.roster.leaver_days)
+        columns, tokens = await load_roster(conn, cfg.roster.leaver_days, builder.add)
     finally:
         await conn.close()
-    if not staff:
+    if not builder.count:
         raise ConfigError("the roster is empty: enrol one with `leakwatch roster import FILE`")
-    table = StaffTable(
-        refs=[r["ref"] for r in staff], rank=[r["rank"] for r in staff], unit=[r["unit"] for r in staff],
-        vetting=[r["vetting"] for r in staff], sensitive=[r["sensitive"] for r in staff],
-        leaver=[r["leaver"] for r in staff])
-    index = RosterIndex.from_blobs([(r["entry_keys"], r["entry_tags"]) for r in staff], tokens, table)
+    table = StaffTable(refs=columns["ref"], rank=columns["rank"], unit=columns["unit"], vetting=columns["vetting"],
+                       sensitive=columns["sensitive"], leaver=columns["leaver"])
+    index = builder.build(tokens, table)
     event(log, "roster_loaded", staff=len(table), entries=len(index), name_tokens=len(tokens))
     return MatchContext(hasher=hasher, index=index, population=load_population(cfg.match.population_file),
                         force_domains=cfg.match.force_domains, force_names=cfg.match.force_names,

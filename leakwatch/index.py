@@ -138,9 +138,12 @@ class RosterIndex:
                  name_tokens: set[int], table: StaffTable):
         order = np.argsort(keys)
         self.keys = keys[order]
+        del keys
         self.staff = staff[order]
+        del staff
         self.fields = fields[order]
         self.kinds = kinds[order]
+        del order
         self.name_tokens = name_tokens
         self.table = table
         self._bloom, self._bloom_mask = _bloom(self.keys)
@@ -148,12 +151,9 @@ class RosterIndex:
     @classmethod
     def from_blobs(cls, blobs, name_tokens, table: StaffTable) -> "RosterIndex":
         """blobs: (keys, tags) per staff member in table order, as enrolment packs them."""
-        blobs = list(blobs)
-        lengths = np.fromiter((len(t) for _, t in blobs), dtype=np.int64, count=len(blobs))
-        keys = np.frombuffer(b"".join(k for k, _ in blobs), dtype=">i8").astype(np.int64)
-        tags = np.frombuffer(b"".join(t for _, t in blobs), dtype=np.uint8)
-        staff = np.repeat(np.arange(len(blobs), dtype=np.int32), lengths)
-        return cls(keys, staff, (tags // 4).astype(np.int8), (tags % 4).astype(np.int8), set(name_tokens), table)
+        builder = IndexBuilder()
+        builder.add(list(blobs))
+        return builder.build(name_tokens, table)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -193,20 +193,51 @@ class RosterIndex:
         return list(seen.values())
 
 
+class IndexBuilder:
+    """Accumulates packed entries batch by batch, so a big roster never sits in memory twice."""
+
+    def __init__(self):
+        self._keys: list[np.ndarray] = []
+        self._tags: list[np.ndarray] = []
+        self._staff: list[np.ndarray] = []
+        self.count = 0
+
+    def add(self, blobs: list[tuple[bytes, bytes]]) -> None:
+        """The next staff members' (keys, tags), in table order."""
+        lengths = np.fromiter((len(t) for _, t in blobs), dtype=np.int64, count=len(blobs))
+        self._keys.append(np.frombuffer(b"".join(k for k, _ in blobs), dtype=">i8").astype(np.int64))
+        self._tags.append(np.frombuffer(b"".join(t for _, t in blobs), dtype=np.uint8).copy())
+        self._staff.append(np.repeat(np.arange(self.count, self.count + len(blobs), dtype=np.int32), lengths))
+        self.count += len(blobs)
+
+    def build(self, name_tokens, table: "StaffTable") -> "RosterIndex":
+        cat = (lambda xs, t: np.concatenate(xs) if xs else np.zeros(0, dtype=t))
+        keys = cat(self._keys, np.int64)
+        self._keys.clear()
+        tags = cat(self._tags, np.uint8)
+        self._tags.clear()
+        staff = cat(self._staff, np.int32)
+        self._staff.clear()
+        return RosterIndex(keys, staff, (tags // 4).astype(np.int8), (tags % 4).astype(np.int8),
+                           set(name_tokens), table)
+
+
 BLOOM_BITS_PER_KEY = 16  # two probes: about 1.4 % of absent keys reach the sorted array
+BLOOM_CHUNK = 1 << 20  # keys per pass when building
 
 
 def _bloom(keys: np.ndarray) -> tuple[bytes, int]:
     """A two-probe Bloom filter over the keys (already uniform: bit slices serve as the hashes)."""
     bits = 1 << max(16, int(len(keys) * BLOOM_BITS_PER_KEY - 1).bit_length())
     mask = bits - 1
-    u = keys.view(np.uint64)
     filt = np.zeros(bits // 8, dtype=np.uint8)
-    for idx in (u & np.uint64(mask), (u >> np.uint64(32)) & np.uint64(mask)):
-        idx = idx.astype(np.int64)
-        byte, bit = idx >> 3, idx & 7
-        for k in range(8):  # one constant per pass, so repeated indices need no ufunc.at
-            filt[byte[bit == k]] |= np.uint8(1 << k)
+    for start in range(0, len(keys), BLOOM_CHUNK):  # in chunks: temporaries stay small
+        u = keys[start:start + BLOOM_CHUNK].view(np.uint64)
+        for idx in (u & np.uint64(mask), (u >> np.uint64(32)) & np.uint64(mask)):
+            idx = idx.astype(np.int64)
+            byte, bit = idx >> 3, idx & 7
+            for k in range(8):  # one constant per pass, so repeated indices need no ufunc.at
+                filt[byte[bit == k]] |= np.uint8(1 << k)
     return filt.tobytes(), mask
 
 

@@ -54,11 +54,25 @@ async def write_enrolment(conn: asyncpg.Connection, enrolment, *, fingerprint: s
     return counts
 
 
-async def load_roster(conn: asyncpg.Connection, leaver_days: int):
-    """(staff rows with their packed entries, name tokens) for building a RosterIndex."""
-    staff = await conn.fetch(q("load_staff"), leaver_days)
+LOAD_BATCH = 5000  # staff rows fetched at a time
+
+
+async def load_roster(conn: asyncpg.Connection, leaver_days: int, on_batch) -> tuple[dict, list[int]]:
+    """Stream the staff rows to `on_batch([(keys, tags), ...])` in batches; return their
+    non-identifying attributes (column -> list) and the name tokens."""
+    table: dict[str, list] = {"ref": [], "rank": [], "unit": [], "vetting": [], "sensitive": [], "leaver": []}
+    async with conn.transaction():
+        cursor = await conn.cursor(q("load_staff"), leaver_days)
+        while True:
+            rows = await cursor.fetch(LOAD_BATCH)
+            if not rows:
+                break
+            for col, values in table.items():
+                values.extend(r[col] for r in rows)
+            on_batch([(r["entry_keys"], r["entry_tags"]) for r in rows])
+            del rows
     tokens = [r["key"] for r in await conn.fetch(q("load_name_tokens"))]
-    return staff, tokens
+    return table, tokens
 
 
 async def roster_stats(conn: asyncpg.Connection) -> dict:

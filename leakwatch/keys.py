@@ -87,6 +87,8 @@ class Hasher:
             raise ValueError(f"key must be {KEY_BYTES} bytes")
         self._key = key
         self._cache: dict[tuple[str, str], int] = {}
+        # Keyed states per label, copied for each hash: the key block is compressed once.
+        self._bases: dict[str, "hashlib._Hash"] = {}
         self.variant_cache: dict[tuple[str, str], tuple[int, list[tuple[int, int]]]] = {}
         self.fingerprint = hashlib.blake2b(key, digest_size=16, person=_person("lw-fingerprint")).hexdigest()
 
@@ -97,21 +99,19 @@ class Hasher:
         if h is None:
             if len(self._cache) >= self.CACHE_LIMIT:
                 self._cache.clear()
-            person = _PERSONS.get(label)
-            if person is None:
-                person = _PERSONS[label] = _person(label)
-            h = int.from_bytes(hashlib.blake2b(value.encode(), key=self._key, digest_size=8, person=person).digest(),
-                               "little", signed=True)
+            h = self.uncached(label, value)
             self._cache[k] = h
         return h
 
+    def _base(self, label: str):
+        base = self._bases[label] = hashlib.blake2b(key=self._key, digest_size=8, person=_person(label))
+        return base
+
     def uncached(self, label: str, value: str) -> int:
         """`token` without the memo: for values that never repeat (a roster's pay numbers)."""
-        person = _PERSONS.get(label)
-        if person is None:
-            person = _PERSONS[label] = _person(label)
-        return int.from_bytes(hashlib.blake2b(value.encode(), key=self._key, digest_size=8, person=person).digest(),
-                              "little", signed=True)
+        h = (self._bases.get(label) or self._base(label)).copy()
+        h.update(value.encode())
+        return int.from_bytes(h.digest(), "little", signed=True)
 
     def pair(self, label: str, first: int, second: int) -> int:
         """Keyed 64-bit hash of two keyed hashes: pairs such as (forename, surname).
@@ -120,19 +120,20 @@ class Hasher:
         and an unkeyed pair hash would let anyone with the database join each staff
         row to its forename and surname tokens and count them.
         """
-        person = _PERSONS.get(label)
-        if person is None:
-            person = _PERSONS[label] = _person(label)
-        return int.from_bytes(hashlib.blake2b(_PAIR.pack(first, second), key=self._key, digest_size=8,
-                                              person=person).digest(), "little", signed=True)
+        h = (self._bases.get(label) or self._base(label)).copy()
+        h.update(_PAIR.pack(first, second))
+        return int.from_bytes(h.digest(), "little", signed=True)
 
     def ref(self, staff_id: str) -> str:
         """The stable opaque reference for an HR staff id: `s-` and 16 base32 characters."""
-        d = hashlib.blake2b(staff_id.strip().encode(), key=self._key, digest_size=10, person=_person("lw-ref")).digest()
-        return "s-" + base64.b32encode(d).decode().lower()
+        base = self._bases.get("lw-ref")
+        if base is None:
+            base = self._bases["lw-ref"] = hashlib.blake2b(key=self._key, digest_size=10, person=_person("lw-ref"))
+        h = base.copy()
+        h.update(staff_id.strip().encode())
+        return "s-" + base64.b32encode(h.digest()).decode().lower()
 
 
-_PERSONS: dict[str, bytes] = {}
 _PAIR = struct.Struct("<qq")
 
 

@@ -16,9 +16,8 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import ClassVar
 
-from leakwatch.index import (EXACT, NAME_LABEL, F_INITIAL, F_NAME, F_TOKEN, MIN_FUZZY_NAME, SUB, Field, Kind, MatchContext,
+from leakwatch.index import (EXACT, NAME_LABEL, F_INITIAL, F_NAME, F_TOKEN, MIN_FUZZY_NAME, Field, Kind, MatchContext,
                              enrol_keys, pair_wrap, query_keys, variant_hashes)
-from leakwatch.keys import with_position
 from leakwatch.models import Document, Evidence, RosterRow
 from leakwatch.normalise import fold, name_key, name_tokens
 from leakwatch.protocols import Entry
@@ -148,9 +147,6 @@ class NameMatcher:
         for initial in {f[0] for f in fns[:2]}:
             ti = t(LABEL, initial)
             out.extend((F_INITIAL, EXACT, h.pair(INITIAL, ti, ts)) for ts in sn_hashes)
-        if given and sn_dels:  # a typo in the surname of an initial-and-surname list: substitutions only
-            ti = t(LABEL, given[0])
-            out.extend((F_INITIAL, SUB, with_position(h.pair(INITIAL, ti, d), i)) for i, d in sn_dels)
         return out
 
     def match(self, doc: Document, ctx: MatchContext) -> Iterable[Evidence]:
@@ -175,17 +171,10 @@ class NameMatcher:
             found: dict[tuple[int, str], tuple] = {}  # (staff, kind) -> (strength, span, fuzzy, parts)
             # Every distinct pair looked up is one more chance of a coincidence: the
             # evidence is divided by how many were tried (see _chances).
-            tried: dict[str, set] = {"name": set(), "initial_name": set(), "fuzzy_name": set(),
-                                     "fuzzy_initial_name": set()}
+            tried: dict[str, set] = {"name": set(), "initial_name": set(), "fuzzy_name": set()}
             for i in range(n):
                 ti = toks[i][2]
                 if not cand[i]:
-                    if initial[i] or len(ti) < MIN_FUZZY_NAME or not toks[i][3]:
-                        continue
-                    # Not a roster token: a surname with a typo beside an initial ("Smiht J")?
-                    for j in range(max(0, i - 2), min(n, i + 3)):
-                        if initial[j]:
-                            self._fuzzy_initial(found, tried, index, h, pop, r, _span(toks, i, j), toks[j][2][0], ti)
                     continue
                 for j in range(max(0, i - window), min(n, i + window + 1)):
                     if j == i:
@@ -236,16 +225,6 @@ class NameMatcher:
             p = name_chance(pop, fn, sn) * TYPO_FACTOR
             for hit in hits:
                 self._keep(found, r, hit.staff, "name", span, p, True, (fn, sn))
-
-    def _fuzzy_initial(self, found, tried, index, h, pop, r, span, letter, sn) -> None:
-        tried["fuzzy_initial_name"].add((letter, sn))
-        exact, dels = variant_hashes(h, LABEL, sn, True)
-        queries = query_keys(exact, dels, pair_wrap(h, INITIAL, first=h.token(LABEL, letter)))
-        hits = [x for x in index.lookup_all(queries) if x.field == Field.INITIAL and x.fuzzy]
-        if hits:
-            p = pop.initial_pair(letter, sn) * TYPO_FACTOR
-            for hit in hits:
-                self._keep(found, r, hit.staff, "initial_name", span, p, True, (letter, sn))
 
     @staticmethod
     def _keep(found, r, staff, kind, span, p, fuzzy, parts) -> None:

@@ -13,6 +13,7 @@ from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 from multiprocessing import get_context
 
 import numpy as np
@@ -32,8 +33,7 @@ SENSITIVE_CUTOFF = 90  # rapidfuzz token_set_ratio for "this unit is a sensitive
 _FIELD_NAMES = {int(f): f.name.lower() for f in Field}
 
 
-@dataclass(slots=True)
-class EnrolledStaff:
+class EnrolledStaff(NamedTuple):  # a tuple: hundreds of thousands cross from worker processes
     ref: str
     rank: str | None
     unit: str | None
@@ -114,13 +114,17 @@ def enrol_rows(rows: list[RosterRow], hasher: Hasher, sensitive_units: tuple[str
     bounds_real = np.searchsorted(staff, np.arange(len(rows) + 1))
     raw_tags = tags.astype(np.uint8)
     raw_keys = keys.astype("<i8")
+    sensitive: dict[str, bool] = {}
     for i, row in enumerate(rows):
+        unit_sensitive = sensitive.get(row.unit)
+        if unit_sensitive is None:
+            unit_sensitive = sensitive[row.unit] = is_sensitive(row.unit, sensitive_units)
         a, b = bounds_real[i], bounds_real[i + 1]
         digest = hashlib.blake2b(raw_tags[a:b].tobytes() + raw_keys[a:b].tobytes(), digest_size=16).digest()
         pa, pb = p_bounds[i], p_bounds[i + 1]
         out.staff.append(EnrolledStaff(
             ref=hasher.ref(row.staff_id), rank=row.rank or None, unit=row.unit or None,
-            vetting=row.vetting or None, sensitive=is_sensitive(row.unit, sensitive_units),
+            vetting=row.vetting or None, sensitive=unit_sensitive,
             digest=digest, keys=p_keys[pa:pb].tobytes(), tags=p_tags[pa:pb].tobytes(),
         ))
     out.counts["name_tokens"] = len(out.tokens)

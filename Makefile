@@ -22,7 +22,9 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/enrol_bench.py --staff 47000 250000
+	$(BIN)/python benchmarks/corpus.py --staff 47000 --out benchmarks/out/corpus --seed 1
+	$(BIN)/python benchmarks/evaluate.py benchmarks/out/corpus
+	$(BIN)/python benchmarks/throughput.py --staff 47000 250000 --mb 50
 
 clean:
 	rm -rf $(VENV) .leakwatch build *.egg-info

@@ -23,8 +23,7 @@ like the UK's. A force that has better figures (for example from its own HR data
 national statistics) supplies its own file in the same format through
 `load_population(path)`.
 
-Only the standard library and `leakwatch.normalise` are imported at module load;
-`nearest` imports rapidfuzz when first used.
+Only the standard library and `leakwatch.normalise` are imported.
 """
 
 from __future__ import annotations
@@ -32,7 +31,6 @@ from __future__ import annotations
 import gzip
 import threading
 from collections.abc import Iterable
-from functools import lru_cache
 from pathlib import Path
 
 from leakwatch.normalise import name_key
@@ -124,8 +122,7 @@ class Population:
                 if not table:
                     raise ValueError(f"{self.path}: no {kind} lines")
                 self._floors[kind] = FLOOR_FACTOR * min(table.values())
-                # Most frequent first: rapidfuzz keeps the first of equally near
-                # names, so `nearest` answers with the commonest neighbour.
+                # Most frequent first.
                 self._names[kind] = sorted(table, key=lambda k: (-table[k], k))
             total = sum(tables["forename"].values())
             initials: dict[str, float] = {}
@@ -198,25 +195,6 @@ class Population:
 
         return draw
 
-    def resolve(self, kind: str, key: str) -> str | None:
-        """The listed key itself, else the commonest listed name one edit away, else None."""
-        kind = _kind(kind)
-        key = _key(key)
-        if key in self._load()[kind]:
-            return key
-        return self._resolve(kind, key)
-
-    @lru_cache(maxsize=65536)  # noqa: B019  (instances live as long as the process)
-    def _resolve(self, kind: str, key: str) -> str | None:
-        from rapidfuzz import process
-        from rapidfuzz.distance import Levenshtein
-
-        if not key:
-            return None
-        hit = process.extractOne(key, self._names[kind], scorer=Levenshtein.distance, processor=None,
-                                 score_cutoff=1)
-        return hit[0] if hit is not None else None
-
     # -- look-ups ----------------------------------------------------------------
 
     @property
@@ -258,32 +236,6 @@ class Population:
         self._load()
         key = _key(letter)[:1]
         return self._initials.get(key, self._floors["forename"]) if key else self._floors["forename"]
-
-    def nearest(self, kind: str, key: str) -> float:
-        """Frequency of the name, or of a listed name within edit distance 1, else the floor.
-
-        For a name absent from the table (a misspelling, a variant spelling) this is
-        the frequency of the commonest listed name one edit away, if there is one.
-        """
-        kind = _kind(kind)
-        key = _key(key)
-        freq = self._load()[kind].get(key)
-        if freq is not None:
-            return freq
-        return self._nearest(kind, key)
-
-    @lru_cache(maxsize=65536)  # noqa: B019  (instances live as long as the process)
-    def _nearest(self, kind: str, key: str) -> float:
-        from rapidfuzz import process
-        from rapidfuzz.distance import Levenshtein
-
-        if key:
-            hit = process.extractOne(
-                key, self._names[kind], scorer=Levenshtein.distance, processor=None, score_cutoff=1
-            )
-            if hit is not None:
-                return self._tables[kind][hit[0]]
-        return self._floors[kind]
 
     def __len__(self) -> int:
         return sum(len(t) for t in self._load().values())

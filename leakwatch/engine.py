@@ -184,7 +184,7 @@ def assess(doc: Document, evidence: list[Evidence], ctx: MatchContext) -> Findin
             continue
         hits.append(StaffHit(
             ref=table.refs[s], kinds=sorted(kinds_of[s]), confidence=c, log_lr=strength[s],
-            rank=table.rank[s], unit=table.unit[s], sensitive=table.sensitive[s],
+            rank=table.rank[s], unit=table.unit[s], sensitive=table.sensitive[s], leaver=table.leaver[s],
         ))
     staff_index = {table.refs[s]: s for s in confidence} if table else {}
 
@@ -272,6 +272,9 @@ def _reasons(doc, hits, n, score, why, credentials, context, force_emails, fuzzy
         sensitive = sum(h.sensitive for h in hits)
         if sensitive:
             out.append(f"{sensitive} in sensitive units")
+        leavers = sum(h.leaver for h in hits)
+        if leavers:
+            out.append(f"{leavers} of them leavers (no longer on the roster)")
         ambiguous = sum(1 for h in hits if h.confidence < CONFIDENT)
         if ambiguous:
             out.append(f"{ambiguous} of them share the matched name with another staff member "

@@ -99,6 +99,7 @@ class StaffHit:
     rank: str | None = None
     unit: str | None = None
     sensitive: bool = False
+    leaver: bool = False  # no longer on the roster, still watched for [roster] leaver_days
 
 
 @dataclass(slots=True)

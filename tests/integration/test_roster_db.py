@@ -167,3 +167,22 @@ def test_unreachable_database_is_a_clear_error(lw):
     """A database that does not answer names DATABASE_URL, exit 2, no traceback."""
     res = lw("roster", "stats", env={"DATABASE_URL": "postgresql://x@127.0.0.1:1/none"})
     assert res.code == 2 and "DATABASE_URL" in res.err and "Traceback" not in res.err
+
+
+def test_leavers_are_still_found_and_flagged(lw, db_dsn, tmp_path):
+    """A leaver's data in a leak is still found, and the finding says they have left."""
+    rows = make_rows(40)
+    path = write_roster_csv(tmp_path / "roster.csv", rows)
+    lw("roster", "import", str(path))
+    write_roster_csv(path, rows[:30])
+    lw("roster", "import", "--replace", str(path))
+    r = rows[35]
+    leak = tmp_path / "paste.txt"
+    leak.write_text(f"{r.forenames} {r.surname} pay no {r.pay_number}\n")
+    res = lw("scan", "--format", "jsonl", str(leak))
+    assert res.code == 1
+    import json
+
+    finding = json.loads(res.out)
+    assert finding["severity"] in ("high", "critical")
+    assert any("leavers" in reason for reason in finding["reasons"])

@@ -10,15 +10,22 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
 
 from leakwatch.keys import Hasher, with_position
-from leakwatch.normalise import deletions, name_tokens as name_words
+from leakwatch.normalise import deletions, name_key
 
 NAME_LABEL = "name"  # the hash label of name tokens (matchers/names.py enrols under it)
+NAME_WORD_CACHE = 1_000_000  # distinct spellings remembered by MatchContext.may_hold_name
+_RAW_WORD = re.compile(r"[^\W\d_]+(?:['’`´‘\-‐‑–][^\W\d_]+)*")
+
+
+def _word_key(raw: str) -> str:
+    return name_key(raw)
 
 MIN_FUZZY_NAME = 5  # letters: edit distance 1 on shorter names matches too much by chance
 MIN_FUZZY_NUMBER = 5  # digits
@@ -252,18 +259,31 @@ class MatchContext:
     force_names: tuple[str, ...] = ()
     sensitive_units: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
+    _name_words: dict = field(default_factory=dict, repr=False)  # word as written -> is a name token
 
     @property
     def roster_size(self) -> int:
         return max(1, self.index.roster_size if self.index is not None else 1)
 
     def may_hold_name(self, text: str) -> bool:
-        """Whether any word of the text is a roster name token (forename, nickname or surname)."""
+        """Whether any word of the text is a roster name token (forename, nickname or surname).
+
+        The cheap gate in front of name matching: words are looked up as written, each
+        distinct spelling folded and hashed once, so most lines of logs and code cost one
+        regex pass and a few dictionary look-ups.
+        """
         if self.index is None:
             return False
-        names = self.index.name_tokens
-        token = self.hasher.token
-        return any(token(NAME_LABEL, w) in names for w in name_words(text))
+        cache = self._name_words
+        for w in _RAW_WORD.findall(text):
+            known = cache.get(w)
+            if known is None:
+                if len(cache) >= NAME_WORD_CACHE:
+                    cache.clear()
+                known = cache[w] = self.hasher.token(NAME_LABEL, _word_key(w)) in self.index.name_tokens
+            if known:
+                return True
+        return False
 
     def log_chance(self, p: float) -> float:
         """log10 of 1/p, the strength of a value that a stranger's record shows with probability p."""

@@ -158,6 +158,8 @@ class NameMatcher:
         pop = ctx.population
         exact_kinds = frozenset({Kind.EXACT})
         for r, rec in enumerate(doc.records):
+            if not ctx.may_hold_name(rec.text):
+                continue
             toks = _tokens(rec.text)
             n = len(toks)
             if n < 2:

@@ -174,7 +174,10 @@ def assess(doc: Document, evidence: list[Evidence], ctx: MatchContext) -> Findin
             # the security team would rather tell three officers than miss the one.
             if rho >= SURE_ROW and s in namesakes and len(namesakes) <= MAX_NAMESAKES:
                 candidate[s] = max(candidate.get(s, 0.0), rho)
-            if "name" in rv.staff[s] and any(k in rv.staff[s] for k in IDENTIFIER_KINDS):
+            fams = rv.staff[s]
+            exact_ids = [k for k in IDENTIFIER_KINDS if k in fams and (rv.index, s, k) not in fuzzy_ids]
+            # Confirmed: a name with an identifier, or two different exact identifiers of one person.
+            if ("name" in fams and any(k in fams for k in IDENTIFIER_KINDS)) or len(exact_ids) >= 2:
                 with_identifier.add(s)
 
     table = ctx.index.table if ctx.index is not None else None
@@ -194,43 +197,52 @@ def assess(doc: Document, evidence: list[Evidence], ctx: MatchContext) -> Findin
                    reasons=reasons, rejections=list(doc.rejections), records=n)
 
 
-PROXIMITY = 6  # prose records: an identifier this many lines from the same person's name joins it
+PROXIMITY = 6  # prose lines: one person's evidence this close together is one record
 
 
 def _join_nearby(doc: Document, per_record, fuzzy_ids, rec_kinds) -> None:
-    """Bind an identifier to the same staff member's name a few lines away, in prose.
+    """Bind one person's evidence spread over a few nearby lines of prose into one record.
 
-    Pastes put a person on several lines ("Name: ...", "Pay no: ..."); tables do not
-    need this (a row is the record). Each line of distance is one more place the
-    number could have come from by chance, so the strength drops by log10(1 + d).
+    Pastes put a person on several lines ("Name: ...", "Pay no: ...", "Warrant no: ...");
+    tables do not need this (a row is the record). The anchor is the line with the most
+    kinds of evidence for that person (a name first); each line of distance is one more
+    place a value could have come from by chance, so the strength drops by log10(1 + d).
     """
-    names: dict[int, list[int]] = defaultdict(list)
+    lines: dict[int, list[int]] = defaultdict(list)
     for rec, staff in per_record.items():
         if doc.records[rec].table is None:
-            for s, fams in staff.items():
-                if "name" in fams:
-                    names[s].append(rec)
-    if not names:
-        return
-    for rec in sorted(per_record):
-        if doc.records[rec].table is not None:
+            for s in staff:
+                lines[s].append(rec)
+    for s, recs in lines.items():
+        if len(recs) < 2:
             continue
-        staff = per_record[rec]
-        for s in [s for s, fams in staff.items() if "name" not in fams and s in names]:
-            near = min(names[s], key=lambda i: abs(i - rec))
-            d = abs(near - rec)
-            if d == 0 or d > PROXIMITY:
+        recs.sort()
+        clusters, current = [], [recs[0]]
+        for rec in recs[1:]:
+            if rec - current[0] <= PROXIMITY:
+                current.append(rec)
+            else:
+                clusters.append(current)
+                current = [rec]
+        clusters.append(current)
+        for cluster in clusters:
+            if len(cluster) < 2:
                 continue
-            target = per_record[near][s]
-            for fam, strength in staff.pop(s).items():
-                moved = strength - math.log10(1 + d)
-                if moved > target.get(fam, -math.inf):
-                    target[fam] = moved
-                    if (rec, s, fam) in fuzzy_ids:
-                        fuzzy_ids.add((near, s, fam))
-                    else:
-                        fuzzy_ids.discard((near, s, fam))
-            rec_kinds[(near, s)] |= rec_kinds.pop((rec, s), set())
+            anchor = max(cluster, key=lambda r: ("name" in per_record[r][s], len(per_record[r][s]), -r))
+            target = per_record[anchor][s]
+            for rec in cluster:
+                if rec == anchor:
+                    continue
+                d = abs(rec - anchor)
+                for fam, strength in per_record[rec].pop(s).items():
+                    moved = strength - math.log10(1 + d)
+                    if moved > target.get(fam, -math.inf):
+                        target[fam] = moved
+                        if (rec, s, fam) in fuzzy_ids:
+                            fuzzy_ids.add((anchor, s, fam))
+                        else:
+                            fuzzy_ids.discard((anchor, s, fam))
+                rec_kinds[(anchor, s)] |= rec_kinds.pop((rec, s), set())
     for rec in [r for r, staff in per_record.items() if not staff]:
         del per_record[rec]
 

@@ -213,3 +213,13 @@ def test_namesakes_in_a_list_that_is_surely_ours_are_all_listed(key):
     assert z1 in by_ref and z2 in by_ref
     assert by_ref[z1] < 0.6 and by_ref[z2] < 0.6
     assert any("share the matched name" in r for r in f.reasons)
+
+
+def test_two_identifiers_of_one_person_on_nearby_lines_page(pop_ctx, pop_rows):
+    """Pay and warrant number of the same person two lines apart, name mistyped: still high."""
+    r = pop_rows[30]
+    doc = prose("==== DOX ====", "Name: Xqzwv Ytrewq", f"Pay no: {r.pay_number}", f"Warrant no: {r.warrant_number}",
+                "Spread this.")
+    f = scan(pop_ctx, doc)
+    assert f.severity >= Severity.HIGH
+    assert f.staff and {"pay_number", "warrant_number"} <= set(f.staff[0].kinds)

@@ -77,7 +77,7 @@ async def _connect(cfg: Config, *, check: bool = True):
 
 async def load_context(cfg: Config, hasher):
     """Build the match context: hashed roster from the database, population table, settings."""
-    from leakwatch.db.store import check_key, load_roster
+    from leakwatch.db.store import check_key, check_scheme, load_roster
     from leakwatch.index import IndexBuilder, MatchContext, StaffTable
     from leakwatch.population import load_population
 
@@ -85,6 +85,7 @@ async def load_context(cfg: Config, hasher):
     conn = await _connect(cfg)
     try:
         await check_key(conn, hasher.fingerprint)
+        await check_scheme(conn)
         columns, tokens = await load_roster(conn, cfg.roster.leaver_days, builder.add)
     finally:
         await conn.close()

@@ -27,6 +27,10 @@ _RAW_WORD = re.compile(r"[^\W\d_]+(?:['’`´‘\-‐‑–][^\W\d_]+)*")
 def _word_key(raw: str) -> str:
     return name_key(raw)
 
+# Bump when what matchers enrol, or how keys are hashed, changes: a roster enrolled under
+# another scheme must be imported again (the scanner refuses it until then).
+ENTRY_SCHEME = 2
+
 MIN_FUZZY_NAME = 5  # letters: edit distance 1 on shorter names matches too much by chance
 MIN_FUZZY_NUMBER = 5  # digits
 

@@ -7,9 +7,11 @@ import json
 import asyncpg
 
 from leakwatch.db import q
-from leakwatch.errors import KeyMismatch
+from leakwatch.errors import KeyMismatch, SchemaError
+from leakwatch.index import ENTRY_SCHEME
 
 FINGERPRINT = "key_fingerprint"
+SCHEME = "entry_scheme"  # version of how entries are derived (leakwatch.index.ENTRY_SCHEME)
 
 
 async def check_key(conn: asyncpg.Connection, fingerprint: str, *, claim: bool = False) -> None:
@@ -24,6 +26,14 @@ async def check_key(conn: asyncpg.Connection, fingerprint: str, *, claim: bool =
             f"LEAKWATCH_KEY_FILE: this database was enrolled under key {found[:12]}…, the key file holds "
             f"key {fingerprint[:12]}…; use the original key, or re-enrol into a fresh database to rotate "
             "(docs/operations.md, key rotation)")
+
+
+async def check_scheme(conn: asyncpg.Connection) -> None:
+    """Refuse entries derived by another version of the matchers: their keys would never match."""
+    found = await conn.fetchval(q("get_meta"), SCHEME)
+    if found is not None and found != str(ENTRY_SCHEME):
+        raise SchemaError(f"the roster was enrolled under entry scheme {found}, this leakwatch derives scheme "
+                          f"{ENTRY_SCHEME}: run `leakwatch roster import` again with the roster file")
 
 
 async def write_enrolment(conn: asyncpg.Connection, enrolment, *, fingerprint: str, replace: bool,
@@ -47,6 +57,7 @@ async def write_enrolment(conn: asyncpg.Connection, enrolment, *, fingerprint: s
         if replace:
             status = await conn.execute(q("deactivate_missing"))
             deactivated = int(status.split()[-1])
+        await conn.execute(q("set_meta"), SCHEME, str(ENTRY_SCHEME))
         counts = {"enrolled": changes["new"], "updated": changes["updated"], "unchanged": changes["unchanged"],
                   "deactivated": deactivated, "rejected": rejected}
         await conn.execute(q("record_import"), replace, counts["enrolled"], counts["updated"], counts["unchanged"],

@@ -186,3 +186,14 @@ def test_leavers_are_still_found_and_flagged(lw, db_dsn, tmp_path):
     finding = json.loads(res.out)
     assert finding["severity"] in ("high", "critical")
     assert any("leavers" in reason for reason in finding["reasons"])
+
+
+def test_a_roster_enrolled_under_another_entry_scheme_is_refused(lw, db_dsn, tmp_path):
+    """After an upgrade that changes how entries are derived, scans refuse until the roster is re-imported."""
+    path = write_roster_csv(tmp_path / "r.csv", make_rows(5))
+    assert lw("roster", "import", str(path)).code == 0
+    fetch(db_dsn, "UPDATE meta SET value = '1' WHERE key = 'entry_scheme'")
+    res = lw("scan", str(path))
+    assert res.code == 2 and "roster import" in res.err and "scheme 1" in res.err
+    assert lw("roster", "import", str(path)).code == 0
+    assert lw("scan", str(path)).code in (0, 1)

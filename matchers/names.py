@@ -172,7 +172,7 @@ class NameMatcher:
             window = n if n <= WHOLE_RECORD_TOKENS else WINDOW
             found: dict[tuple[int, str], tuple] = {}  # (staff, kind) -> (strength, span, fuzzy, parts)
             # Every distinct pair looked up is one more chance of a coincidence: the
-            # evidence is divided by how many were tried (see _chances).
+            # evidence is divided by how many were tried (where it is yielded, below).
             tried: dict[str, set] = {"name": set(), "initial_name": set(), "fuzzy_name": set()}
             for i in range(n):
                 ti = toks[i][2]

@@ -95,7 +95,7 @@ async def load_context(cfg: Config, hasher):
                        sensitive=columns["sensitive"], leaver=columns["leaver"])
     index = builder.build(tokens, table)
     event(log, "roster_loaded", staff=len(table), entries=len(index), name_tokens=len(tokens))
-    return MatchContext(hasher=hasher, index=index, population=load_population(cfg.match.population_file),
+    return MatchContext(hasher=hasher, index=index, population=load_population(cfg.match.population_file).load(),
                         force_domains=cfg.match.force_domains, force_names=cfg.match.force_names,
                         sensitive_units=cfg.roster.sensitive_units)
 
@@ -159,10 +159,8 @@ def cmd_roster_import(args, cfg: Config) -> int:
     if not read.rows:
         print(f"{args.file}: no valid rows; nothing enrolled", file=sys.stderr)
         return EXIT_ERROR
-    from leakwatch.keys import load_key
-
     bar = _progress(len(read.rows), "staff", "hashing")
-    enrolment = enrol_parallel(read.rows, load_key(cfg.key_file), cfg.roster.sensitive_units,
+    enrolment = enrol_parallel(read.rows, hasher.key, cfg.roster.sensitive_units,
                                progress=bar.update if bar else None)
     if bar:
         bar.close()

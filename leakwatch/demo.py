@@ -131,7 +131,7 @@ def run_demo(cfg: Config, workdir: Path) -> int:
     say("generating a synthetic roster of 5,000 staff (generated names and numbers)")
     staff = write_roster(roster_path, 5000, rng)
     read = read_roster(roster_path)
-    enrolment = enrol_parallel(read.rows, load_key(key_file), cfg.roster.sensitive_units)
+    enrolment = enrol_parallel(read.rows, hasher.key, cfg.roster.sensitive_units)
     counts = asyncio.run(prepare(enrolment))
     say(f"enrolled as keyed hashes: {counts}")
     inbox = workdir / "inbox"

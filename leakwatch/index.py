@@ -9,7 +9,6 @@ that answers most look-ups (which miss) without touching the array.
 from __future__ import annotations
 
 import enum
-import math
 import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -262,7 +261,6 @@ class MatchContext:
     force_domains: tuple[str, ...] = ()
     force_names: tuple[str, ...] = ()
     sensitive_units: tuple[str, ...] = ()
-    extra: dict = field(default_factory=dict)
     _name_words: dict = field(default_factory=dict, repr=False)  # word as written -> is a name token
 
     @property
@@ -289,6 +287,3 @@ class MatchContext:
                 return True
         return False
 
-    def log_chance(self, p: float) -> float:
-        """log10 of 1/p, the strength of a value that a stranger's record shows with probability p."""
-        return -math.log10(max(p, 1e-15))

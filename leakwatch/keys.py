@@ -107,6 +107,11 @@ class Hasher:
         base = self._bases[label] = hashlib.blake2b(key=self._key, digest_size=8, person=_person(label))
         return base
 
+    @property
+    def key(self) -> bytes:
+        """The key itself, for handing to worker processes (never logged, never stored)."""
+        return self._key
+
     def uncached(self, label: str, value: str) -> int:
         """`token` without the memo: for values that never repeat (a roster's pay numbers)."""
         h = (self._bases.get(label) or self._base(label)).copy()

@@ -139,6 +139,11 @@ class Population:
             self._tables = tables
             return tables
 
+    def load(self) -> "Population":
+        """Read the table now (before worker processes fork, so they share it)."""
+        self._load()
+        return self
+
     def pair(self, forenames: Iterable[str], surname: str) -> float:
         """Chance a random person's forename is one of `forenames` and their surname `surname`.
 

@@ -6,7 +6,6 @@ they share it copy-on-write instead of each receiving a pickled copy.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 from collections.abc import Iterator
@@ -19,7 +18,6 @@ from typing import TYPE_CHECKING
 from leakwatch.config import Config
 from leakwatch.engine import assess
 from leakwatch.index import MatchContext
-from leakwatch.log import event
 from leakwatch.models import Document, Finding
 from leakwatch.plugins import load_matchers
 
@@ -129,12 +127,3 @@ def count_size(files: list[tuple[Path, str]]) -> int:
         except OSError:
             pass
     return total
-
-
-def summarise(results: list[FileResult]) -> dict:
-    docs = list(itertools.chain.from_iterable(r.findings for r in results))
-    by = {}
-    for d in docs:
-        by[d["severity"]] = by.get(d["severity"], 0) + 1
-    event(log, "scan_done", files=len(results), documents=len(docs), **by)
-    return by

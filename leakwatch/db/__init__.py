@@ -55,15 +55,6 @@ def migrations() -> list[tuple[int, str, str]]:
 SCHEMA_VERSION = migrations()[-1][0]
 
 
-async def connect_pool(dsn: str, *, min_size: int = 1, max_size: int = 8, timeout: float = 10.0) -> asyncpg.Pool:
-    """Open the application's pool; a clear error when the server cannot be reached."""
-    try:
-        return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, timeout=timeout,
-                                         command_timeout=300)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        raise ConfigError(f"DATABASE_URL: cannot connect to Postgres ({type(exc).__name__}: {exc})") from None
-
-
 async def connect(dsn: str, *, timeout: float = 15.0) -> asyncpg.Connection:
     """One connection (for commands that run and exit); a clear error when the server cannot be reached."""
     try:

@@ -16,12 +16,16 @@ def rows():
     return make_rows(2000)
 
 
-@pytest.fixture(scope="session")
-def ctx(rows, key):
-    """Context over 2,000 staff with made-up (rare) names."""
+def _context(rows, key):
     hasher = Hasher(key)
     return context_from_enrolment(enrol_rows(rows, hasher, SENSITIVE), hasher,
                                   force_domains=("force.example.police.uk",), sensitive_units=SENSITIVE)
+
+
+@pytest.fixture(scope="session")
+def ctx(rows, key):
+    """Context over 2,000 staff with made-up (rare) names."""
+    return _context(rows, key)
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +36,4 @@ def pop_rows():
 @pytest.fixture(scope="session")
 def pop_ctx(pop_rows, key):
     """Context over 5,000 staff whose names follow population frequencies."""
-    hasher = Hasher(key)
-    return context_from_enrolment(enrol_rows(pop_rows, hasher, SENSITIVE), hasher,
-                                  force_domains=("force.example.police.uk",), sensitive_units=SENSITIVE)
+    return _context(pop_rows, key)

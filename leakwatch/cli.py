@@ -97,6 +97,7 @@ async def load_context(cfg: Config, hasher):
     event(log, "roster_loaded", staff=len(table), entries=len(index), name_tokens=len(tokens))
     return MatchContext(hasher=hasher, index=index, population=load_population(cfg.match.population_file).load(),
                         force_domains=cfg.match.force_domains, force_names=cfg.match.force_names,
+                        suppliers=cfg.match.suppliers,
                         sensitive_units=cfg.roster.sensitive_units)
 
 

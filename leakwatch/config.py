@@ -40,6 +40,7 @@ class RosterSettings:
 class MatchSettings:
     force_domains: tuple[str, ...] = ()  # e-mail domains of the force, e.g. "met.police.uk"
     force_names: tuple[str, ...] = ()  # "Metropolitan Police", "MPS": context vocabulary
+    suppliers: tuple[str, ...] = ()  # supplier company names, matched fuzzily on ransomware trackers
     population_file: str | None = None  # name frequency table; default: the one shipped
     workers: int = 0  # scan processes; 0 = one per core
 
@@ -54,6 +55,27 @@ class LimitSettings:
 
 
 @dataclass(frozen=True)
+class PipelineSettings:
+    match_workers: int = 0  # match processes; 0 = one per core
+    batch: int = 4  # jobs one worker claims at a time (per process)
+    lease_seconds: float = 120.0  # a claimed job returns to the queue if not finished or renewed by then
+    max_attempts: int = 5  # then the job is dead (kept, visible, retried by `leakwatch match --retry-dead`)
+    retry_delay: float = 30.0  # seconds before a failed job is tried again (doubles per attempt)
+    retention_days: int = 30  # bodies of documents with findings kept this long; others dropped once matched
+    idle_poll: float = 1.0  # seconds between claims when the queue is empty (NOTIFY wakes workers sooner)
+    backlog_alert: int = 1000  # queued jobs beyond which operators are alerted
+    source_failures_alert: int = 5  # consecutive failures of a source before operators are alerted
+    per_host: int = 4  # HTTP requests in flight to one host
+    shutdown_grace: float = 20.0  # seconds in-flight work may take to finish on SIGTERM before release
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    listen: str = "127.0.0.1:8080"  # host:port of /healthz, /readyz, /metrics and /push/*
+    public_url: str = ""  # how analysts reach the web UI, for links in pages
+
+
+@dataclass(frozen=True)
 class Config:
     database_url: str | None = None
     key_file: str | None = None
@@ -63,11 +85,15 @@ class Config:
     roster: RosterSettings = field(default_factory=RosterSettings)
     match: MatchSettings = field(default_factory=MatchSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
+    pipeline: PipelineSettings = field(default_factory=PipelineSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     sources: tuple[dict, ...] = ()
-    telegram: dict | None = None
+    telegram: dict | None = None  # validated by the alerts module at start
+    alerts: dict | None = None  # [alerts]: escalation, webhook; validated by the alerts module
 
 
-_SECTIONS = {"roster": RosterSettings, "match": MatchSettings, "limits": LimitSettings}
+_SECTIONS = {"roster": RosterSettings, "match": MatchSettings, "limits": LimitSettings,
+             "pipeline": PipelineSettings, "web": WebSettings}
 
 
 def _coerce(where: str, value: Any, default: Any, annotation: str) -> Any:
@@ -107,7 +133,7 @@ def _build(cls, data: dict, prefix: str, env: dict[str, str], env_prefix: str):
             raise ConfigError(f"{prefix}{key}: unknown setting (known: {', '.join(sorted(known))})")
     kwargs = {}
     for name, f in known.items():
-        if f.name in _SECTIONS or name in ("sources", "telegram"):
+        if f.name in _SECTIONS or name in ("sources", "telegram", "alerts"):
             continue
         default = f.default
         env_name = f"{env_prefix}{name.upper()}"
@@ -141,6 +167,7 @@ def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | Non
         sections[name] = _build(cls, raw, f"[{name}] ", env, f"LEAKWATCH_{name.upper()}_")
     sources = top.pop("sources", [])
     telegram = top.pop("telegram", None)
+    alerts = top.pop("alerts", None)
     if not isinstance(sources, list) or not all(isinstance(s, dict) for s in sources):
         raise ConfigError("[[sources]]: expected an array of tables")
     names = set()
@@ -153,6 +180,8 @@ def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | Non
         names.add(src["name"])
     if telegram is not None and not isinstance(telegram, dict):
         raise ConfigError("[telegram]: expected a table")
+    if alerts is not None and not isinstance(alerts, dict):
+        raise ConfigError("[alerts]: expected a table")
     base = _build(Config, top, "", env, "LEAKWATCH_")
     database_url = env.get("DATABASE_URL") or base.database_url
     cfg = Config(
@@ -163,6 +192,7 @@ def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | Non
         log_level=base.log_level,
         sources=tuple(sources),
         telegram=telegram,
+        alerts=alerts,
         **sections,
     )
     if cfg.log_format not in ("auto", "json", "text"):
@@ -175,6 +205,18 @@ def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | Non
         raise ConfigError("[limits] max_depth must be >= 0 and max_ratio > 1")
     if cfg.match.population_file and not Path(cfg.match.population_file).is_file():
         raise ConfigError(f"[match] population_file: {cfg.match.population_file}: file not found")
+    p = cfg.pipeline
+    for name in ("batch", "max_attempts", "per_host"):
+        if getattr(p, name) < 1:
+            raise ConfigError(f"[pipeline] {name}: must be at least 1")
+    for name in ("lease_seconds", "idle_poll", "shutdown_grace"):
+        if getattr(p, name) <= 0:
+            raise ConfigError(f"[pipeline] {name}: must be above 0")
+    if p.retention_days < 0 or p.match_workers < 0 or p.retry_delay < 0:
+        raise ConfigError("[pipeline] retention_days, match_workers and retry_delay must be 0 or more")
+    host, _, port = cfg.web.listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ConfigError(f"[web] listen: {cfg.web.listen!r} is not host:port")
     for d in cfg.match.force_domains:
         if "@" in d or "." not in d:
             raise ConfigError(f"[match] force_domains: {d!r} is not a domain name")

@@ -261,6 +261,7 @@ class MatchContext:
     force_domains: tuple[str, ...] = ()
     force_names: tuple[str, ...] = ()
     sensitive_units: tuple[str, ...] = ()
+    suppliers: tuple[str, ...] = ()  # the force's suppliers: public names, watched on leak-site trackers
     _name_words: dict = field(default_factory=dict, repr=False)  # word as written -> is a name token
 
     @property

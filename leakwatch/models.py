@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from datetime import datetime
 
 
 class Severity(enum.IntEnum):
@@ -151,3 +152,53 @@ class RosterRow:
         return f"RosterRow({where}line {self.line})"
 
     __str__ = __repr__
+
+
+# --------------------------------------------------------------------------- collectors
+
+@dataclass(slots=True)
+class Item:
+    """One thing a source fetched: a paste, a gist file, a feed entry, an FOI attachment.
+
+    `external_id` is unique within the source and stable across polls (the pipeline
+    deduplicates on it). `body` is what gets extracted and matched; `name` is a file
+    name hint for extraction (`AbC123.txt`, `response.xlsx`). Metadata that may quote
+    the leak (titles, descriptions) belongs in the body, not in a field of its own:
+    documents without findings keep only the fields below, never their text.
+    """
+
+    external_id: str
+    body: bytes
+    name: str
+    url: str | None = None
+    published: datetime | None = None
+
+
+@dataclass(slots=True)
+class Poll:
+    """What one poll of a source returned.
+
+    `cursor` is JSON-able state handed back on the next poll (a `since` time, the last
+    key seen, an ETag); the pipeline saves it in the transaction that stores `items`,
+    so a crash in between means a re-fetch, never a loss. `more`: poll again at once
+    (another page is waiting). `wait`: the upstream asked for a pause (seconds).
+    """
+
+    items: list[Item]
+    cursor: dict | None = None
+    more: bool = False
+    wait: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSettings:
+    """One `[[sources]]` table, validated: the common settings and the source's own options."""
+
+    name: str
+    kind: str
+    base_url: str | None = None
+    interval: float = 60.0  # seconds between polls
+    timeout: float = 30.0  # seconds for one HTTP exchange (connect + read)
+    max_bytes: int = 32 * 2**20  # cap on one fetched body, decompressed
+    silent_after: float | None = None  # seconds without a successful poll before an operator alert
+    options: dict = field(default_factory=dict)  # the source's own settings (token_file, feeds, ...)

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
-from leakwatch.models import Document, Evidence, RosterRow
+from leakwatch.models import Document, Evidence, Poll, RosterRow, SourceSettings
 
 if TYPE_CHECKING:  # pragma: no cover
+    from leakwatch.http import Http
     from leakwatch.index import MatchContext
 
 
@@ -37,4 +38,45 @@ class Matcher(Protocol):
 
     def match(self, doc: Document, ctx: "MatchContext") -> Iterable[Evidence]:
         """Evidence found in the document; pure: no I/O, no state kept between calls."""
+        ...
+
+
+@runtime_checkable
+class Source(Protocol):
+    """A collector for one site's protocol. Knows nothing of the database.
+
+    Constructed once per `[[sources]]` table; the constructor validates `settings.options`
+    and raises ValueError naming the option (`token_file: file not found`). `poll` fetches
+    what is new since `cursor` (None on the first poll) with the runner's shared HTTP
+    client and returns the items and the next cursor; it raises `leakwatch.http.SourceError`
+    (or a subclass) for upstream failures, which the runner counts and backs off on.
+
+    Optional: `async def stored(self, items)`, called once the items are committed (the
+    folder source moves its files aside then; a crash before it means a re-ingest that the
+    pipeline deduplicates, never a loss).
+    """
+
+    kind: ClassVar[str]
+    settings: SourceSettings
+
+    async def poll(self, http: "Http", cursor: dict | None) -> Poll:
+        ...
+
+
+@runtime_checkable
+class PushSource(Protocol):
+    """A source that is posted to instead of polled (the JSON-lines push endpoint).
+
+    The web server mounts `POST /push/{settings.name}` for it; `authorised` checks the
+    request's `Authorization` header value and `parse` turns the request body into items
+    (ValueError with the line number on bad input). Items are stored before the reply.
+    """
+
+    kind: ClassVar[str]
+    settings: SourceSettings
+
+    def authorised(self, header: str | None) -> bool:
+        ...
+
+    def parse(self, body: bytes) -> list:
         ...

@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PLUGIN_MAY_IMPORT = {"leakwatch.models", "leakwatch.protocols", "leakwatch.index", "leakwatch.keys",
+PLUGIN_MAY_IMPORT = {"leakwatch.models", "leakwatch.protocols", "leakwatch.index", "leakwatch.keys", "leakwatch.http",
                      "leakwatch.normalise", "leakwatch.population", "matchers", "sources"}
 
 

@@ -270,6 +270,174 @@ def _text_finding(f: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _daemon(args, cfg: Config, roles: set[str]) -> int:
+    import os
+
+    from leakwatch.daemon import Daemon
+
+    setup_logging(cfg.log_format, cfg.log_level, stream=sys.stdout)
+    dsn = resolve_dsn(cfg)
+    if getattr(args, "migrate", False):
+        cmd_db_migrate(args, cfg)
+    hasher = load_hasher(cfg) if "match" in roles else None
+    daemon = Daemon(cfg, dsn, roles, hasher=hasher)
+    try:
+        daemon.prepare()
+        asyncio.run(daemon.serve())
+    finally:
+        daemon.close()
+    if daemon.restart:
+        event(log, "restarting", reason="roster changed or a match worker died")
+        sys.stdout.flush()
+        os.execv(sys.executable, [sys.executable, "-m", "leakwatch.cli", *sys.argv[1:]])
+    return EXIT_OK
+
+
+def cmd_run(args, cfg: Config) -> int:
+    return _daemon(args, cfg, {"collect", "match", "notify", "web"})
+
+
+def cmd_collect(args, cfg: Config) -> int:
+    return _daemon(args, cfg, {"collect", "web"})
+
+
+def cmd_match(args, cfg: Config) -> int:
+    if args.retry_dead:
+        from leakwatch.db.pipeline import retry_dead
+
+        async def go():
+            conn = await _connect(cfg)
+            try:
+                return await retry_dead(conn)
+            finally:
+                await conn.close()
+
+        n = asyncio.run(go())
+        print(f"{n} dead job(s) queued again")
+        return EXIT_OK
+    return _daemon(args, cfg, {"match", "web"})
+
+
+def cmd_notify(args, cfg: Config) -> int:
+    return _daemon(args, cfg, {"notify", "web"})
+
+
+def cmd_web(args, cfg: Config) -> int:
+    return _daemon(args, cfg, {"web"})
+
+
+def parse_since(text: str):
+    """`2h`, `30m`, `7d`, `90s` or an ISO-8601 time -> an aware datetime."""
+    import re
+    from datetime import datetime, timedelta, timezone
+
+    m = re.fullmatch(r"\s*(\d+)\s*([smhdw])\s*", text)
+    if m:
+        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m.group(2)]
+        return datetime.now(timezone.utc) - timedelta(**{unit: int(m.group(1))})
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a duration like 2h, 30m, 7d or an ISO-8601 time") from None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def cmd_findings(args, cfg: Config) -> int:
+    from leakwatch.db.pipeline import list_findings
+
+    async def go():
+        conn = await _connect(cfg)
+        try:
+            return await list_findings(conn, args.since, int(Severity.parse(args.min_severity)), args.limit)
+        finally:
+            await conn.close()
+
+    rows = asyncio.run(go())
+    out = sys.stdout
+    for r in rows:
+        doc = {"id": r["id"], "created_at": r["created_at"].isoformat(), "severity": str(Severity(r["severity"])),
+               "score": round(r["score"], 2), "source": r["source"], "url": r["url"],
+               "fetched_at": r["fetched_at"].isoformat(),
+               "staff": [{k: s[k] for k in ("ref", "kinds", "confidence", "rank", "unit")} for s in r["staff"]],
+               "credentials": r["credentials"], "reasons": r["reasons"], "parts": r["parts"],
+               "rejections": r["rejections"], "duplicate_of": r["duplicate_of"]}
+        if args.format == "jsonl":
+            out.write(json.dumps(doc) + "\n")
+        else:
+            dup = f"  (same content as finding #{r['duplicate_of']})" if r["duplicate_of"] else ""
+            out.write(f"#{r['id']:<6} {doc['severity'].upper():8} {r['created_at']:%Y-%m-%d %H:%M:%S}  "
+                      f"{r['source']}  {r['url'] or ''}{dup}\n")
+            out.writelines(f"         {reason}\n" for reason in r["reasons"][:10])
+            if r["staff"]:
+                refs = ", ".join(s["ref"] for s in r["staff"][:10])
+                more = f" (+{len(r['staff']) - 10} more)" if len(r["staff"]) > 10 else ""
+                out.write(f"         staff: {refs}{more}\n")
+    if args.format == "text" and not rows:
+        print(f"no findings at or above {args.min_severity} since {args.since:%Y-%m-%d %H:%M:%S %Z}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_sources(args, cfg: Config) -> int:
+    from datetime import datetime, timezone
+
+    from leakwatch.db.pipeline import source_health
+    from leakwatch.plugins import load_sources
+
+    configured = {s.settings.name: s for s in load_sources(cfg.sources, enabled_only=False)}
+
+    async def go():
+        conn = await _connect(cfg)
+        try:
+            return await source_health(conn)
+        finally:
+            await conn.close()
+
+    rows = {r["name"]: r for r in asyncio.run(go())}
+    now = datetime.now(timezone.utc)
+    out = []
+    for name in sorted(set(configured) | set(rows)):
+        r = rows.get(name, {})
+        src = configured.get(name)
+        interval = src.settings.interval if src else None
+        silent_after = (src.settings.silent_after if src and src.settings.silent_after else
+                        (max(3 * interval, 300) if interval else None))
+        last_ok = r.get("last_success_at")
+        if src is None:
+            status = "not configured"
+        elif not hasattr(src, "poll"):
+            status = "push"
+        elif not r or r.get("last_poll_at") is None:
+            status = "never polled"
+        elif r["consecutive_failures"] >= cfg.pipeline.source_failures_alert:
+            status = "failing"
+        elif last_ok is None or (silent_after and (now - last_ok).total_seconds() > silent_after):
+            status = "silent"
+        elif r["consecutive_failures"]:
+            status = "degraded"
+        else:
+            status = "ok"
+        out.append({"name": name, "kind": (src.kind if src else r.get("kind")), "status": status,
+                    "interval": interval, "last_success": last_ok.isoformat() if last_ok else None,
+                    "last_error": r.get("last_error"),
+                    "last_error_at": r["last_error_at"].isoformat() if r.get("last_error_at") else None,
+                    "consecutive_failures": r.get("consecutive_failures", 0), "polls": r.get("polls", 0),
+                    "errors": r.get("errors", 0), "items": r.get("items", 0)})
+    if args.format == "json":
+        print(json.dumps(out, indent=2))
+    else:
+        if not out:
+            print("no sources configured ([[sources]] in the configuration file)", file=sys.stderr)
+        for s in out:
+            ago = "never"
+            if s["last_success"]:
+                secs = (now - datetime.fromisoformat(s["last_success"])).total_seconds()
+                ago = f"{secs:.0f}s ago" if secs < 120 else f"{secs / 60:.0f}m ago" if secs < 7200 else f"{secs / 3600:.1f}h ago"
+            print(f"{s['name']:20} {s['kind'] or '?':16} {s['status']:14} last ok {ago:10} items {s['items']:<8} "
+                  f"failures {s['consecutive_failures']}" + (f"  last error: {s['last_error']}" if s["last_error"] else ""))
+    bad = [s for s in out if s["status"] in ("failing", "silent")]
+    return EXIT_FINDINGS if bad else EXIT_OK
+
+
 def cmd_demo(args, cfg: Config) -> int:
     from leakwatch.demo import run_demo
 
@@ -332,6 +500,40 @@ def build_parser() -> argparse.ArgumentParser:
                     help="print documents at or above this (default: none for jsonl, low for text)")
     sc.add_argument("--workers", type=int, default=0,
                     help="worker processes (default: [match] workers, else one per core; env LEAKWATCH_MATCH_WORKERS)")
+
+    daemon_epilog = ("Logs JSON lines on standard output when not on a terminal. SIGTERM or SIGINT: stop claiming, "
+                     "finish or release in-flight work, exit 0 within 25 s. Web endpoints on [web] listen "
+                     "(env LEAKWATCH_WEB_LISTEN): /healthz, /readyz, /metrics.")
+    rn = add(sub, "run", cmd_run, "run every role in one process: collectors, match workers, notifier, web",
+             "Run the watcher: poll every [[sources]] entry, match what they publish against the roster, "
+             "record findings, page on them, and serve /healthz, /readyz, /metrics and /push/NAME. "
+             + daemon_epilog)
+    for name, func, help_ in (("collect", cmd_collect, "run the collectors only (and the web endpoints)"),
+                              ("match", cmd_match, "run the match workers only (and the web endpoints)"),
+                              ("notify", cmd_notify, "run the notifier only (and the web endpoints)"),
+                              ("web", cmd_web, "run the web endpoints only")):
+        sp = add(sub, name, func, help_, f"{help_[0].upper()}{help_[1:]}: one role, for a Deployment of its own. "
+                 + daemon_epilog)
+        sp.add_argument("--migrate", action="store_true", help="apply pending migrations first")
+        if name == "match":
+            sp.add_argument("--retry-dead", action="store_true",
+                            help="queue every dead job again (attempts reset) and exit")
+    rn.add_argument("--migrate", action="store_true", help="apply pending migrations first")
+
+    fd = add(sub, "findings", cmd_findings, "list stored findings",
+             "List findings recorded by the watcher, oldest first: severity, source, URL, reasons and staff refs "
+             "(never names or numbers).")
+    fd.add_argument("--since", type=parse_since, default="24h", metavar="WHEN",
+                    help="a duration back from now (90s, 30m, 2h, 7d) or an ISO-8601 time (default 24h)")
+    fd.add_argument("--min-severity", choices=[str(s) for s in Severity if s > Severity.NONE], default="low",
+                    help="show findings at or above this (default low)")
+    fd.add_argument("--format", choices=("text", "jsonl"), default="text")
+    fd.add_argument("--limit", type=int, default=1000, help="at most this many (default 1000)")
+
+    so = add(sub, "sources", cmd_sources, "each configured source and its health",
+             "Each configured source and its health: status (ok, degraded, failing, silent, never polled), last "
+             "success, last error, items and failures. Exit 1 when a source is failing or silent.")
+    so.add_argument("--format", choices=("text", "json"), default="text")
 
     dm = add(sub, "demo", cmd_demo, "zero-setup demonstration: embedded Postgres, synthetic roster and leak",
              "Start an embedded Postgres, generate a synthetic roster and key, enrol it, write synthetic "

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import logging
 import random
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from leakwatch.config import Config
@@ -144,5 +146,107 @@ def run_demo(cfg: Config, workdir: Path) -> int:
         for f in res.findings:
             f.pop("_severity")
             sys.stdout.write(cli._text_finding(f))
+    del ctx
+    watch_paste_site(cfg, dsn, hasher, staff, rng, say)
     say("done. Try: LEAKWATCH_KEY_FILE=%s .venv/bin/leakwatch scan --format jsonl %s" % (key_file, inbox))
     return 0
+
+
+BACKGROUND = [
+    ("nginx.conf", "server {\n  listen 80;\n  server_name example.test;\n  location / { proxy_pass http://app:8000; }\n}\n"),
+    ("todo", "- buy milk\n- renew the car insurance\n- call the plumber about the boiler\n"),
+    ("traceback", "Traceback (most recent call last):\n  File \"app.py\", line 12, in <module>\n"
+                  "    main()\nKeyError: 'user_id'\n"),
+    ("sql", "SELECT id, created_at FROM orders WHERE status = 'shipped' ORDER BY created_at DESC LIMIT 50;\n"),
+    ("lyrics draft", "the night is long and the road is wide\nwe drove till morning with the windows down\n"),
+]
+
+
+def watch_paste_site(cfg: Config, dsn: str, hasher, staff: list[dict], rng: random.Random, say) -> None:
+    """The watcher as it runs in production, against a local replica of a paste site."""
+    from leakwatch import cli
+    from leakwatch.daemon import Daemon
+    from leakwatch.db import pipeline as store
+    from leakwatch.demo_site import PasteSite
+    from leakwatch.plugins import load_sources
+
+    cfg = Config(**{**cfg.__dict__, "web": type(cfg.web)(listen="127.0.0.1:0"),
+                    "pipeline": type(cfg.pipeline)(**{**cfg.pipeline.__dict__, "match_workers": 1,
+                                                      "idle_poll": 0.5})})
+    say("starting the watcher (collectors, a match worker, web endpoints) against a local paste-site replica")
+    daemon = Daemon(cfg, dsn, {"collect", "match", "notify", "web"}, hasher=hasher)
+    logging.getLogger("leakwatch").setLevel(logging.WARNING)  # the demo narrates; warnings still show
+    daemon.prepare()
+
+    async def main():
+        site = PasteSite()
+        base = await site.start()
+        sources = load_sources([{"kind": "pastebin", "name": "paste-replica", "base_url": base,
+                                 "interval": 1, "pace": 0}])
+        stop = asyncio.Event()
+        started = asyncio.Event()
+        task = asyncio.create_task(daemon.serve(stop, sources=sources, on_ready=lambda d: started.set()))
+        await asyncio.wait_for(started.wait(), 60)
+        web = f"http://127.0.0.1:{daemon.web_port}"
+        say(f"paste replica at {base}; health {web}/healthz, readiness {web}/readyz, metrics {web}/metrics")
+        conn = await store.create_pool(dsn, min_size=1, max_size=2)
+        since = await conn.fetchval("SELECT coalesce(max(id), 0) FROM findings")
+        try:
+            for i, (title, text) in enumerate(BACKGROUND):
+                site.add(text, title=title)
+                await asyncio.sleep(0.4)
+            victims = rng.sample(staff, 25)
+            lines = ["name,rank,pay no,unit"] + [f"{s['forenames']} {s['surname']},{s['rank']},{s['pay_number']},"
+                                                 f"{s['unit']}" for s in victims]
+            posted = time.monotonic()
+            site.add("\n".join(lines) + "\n", title="officers list")
+            say("a synthetic leak of 25 staff was just posted to the replica; waiting for the watcher")
+            row = None
+            while time.monotonic() - posted < 60 and not task.done():
+                row = await conn.fetchrow("SELECT id FROM findings WHERE id > $1 AND severity >= 3 ORDER BY id LIMIT 1",
+                                          since)
+                if row:
+                    break
+                await asyncio.sleep(0.2)
+            if row is None:
+                say("no finding within 60 s: see the log above")
+                return
+            say(f"caught it {time.monotonic() - posted:.1f}s after it was posted:")
+            async with conn.acquire() as c:
+                findings = await store.list_findings(c, datetime.fromtimestamp(0, timezone.utc), 3, 100)
+            for f in findings:
+                if f["id"] == row["id"]:
+                    sys.stdout.write(_finding_text(f))
+            page = _page_preview(row["id"], conn)
+            if page:
+                say("the page it would send:\n" + await page)
+        finally:
+            await conn.close()
+            stop.set()
+            await task
+            await site.stop()
+
+    try:
+        asyncio.run(main())
+    finally:
+        daemon.close()
+
+
+def _finding_text(f: dict) -> str:
+    from leakwatch.models import Severity
+
+    lines = [f"#{f['id']} {str(Severity(f['severity'])).upper()} {f['source']} {f['url']}  score {f['score']:.1f}"]
+    lines += [f"         {r}" for r in f["reasons"]]
+    lines.append("         staff: " + ", ".join(s["ref"] for s in f["staff"][:8])
+                 + (f" (+{len(f['staff']) - 8} more)" if len(f["staff"]) > 8 else ""))
+    return "\n".join(lines) + "\n"
+
+
+def _page_preview(finding_id: int, pool):
+    """The page the notifier would send for this finding, when the alerts module can render it."""
+    try:
+        from leakwatch import alerts
+    except ImportError:
+        return None
+    preview = getattr(alerts, "preview_page", None)
+    return preview(pool, finding_id) if preview else None

@@ -33,9 +33,12 @@ class TextFormatter(logging.Formatter):
         return f"{record.levelname.lower():7} {msg}"
 
 
-def setup_logging(fmt: str = "auto", level: str = "info") -> None:
-    use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
-    handler = logging.StreamHandler(sys.stderr)
+def setup_logging(fmt: str = "auto", level: str = "info", stream=None) -> None:
+    """Commands log to standard error (their output is on standard output); the daemon's roles
+    log to standard output, where a container runtime collects them."""
+    stream = stream or sys.stderr
+    use_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter() if use_json else TextFormatter())
     root = logging.getLogger("leakwatch")
     root.handlers[:] = [handler]

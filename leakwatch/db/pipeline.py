@@ -24,6 +24,16 @@ from leakwatch.db import q
 from leakwatch.models import Item
 
 
+JOBS_CHANNEL = "leakwatch_jobs"
+
+
+async def listen_jobs(dsn: str, wake) -> asyncpg.Connection:
+    """A dedicated connection that calls `wake()` whenever new jobs are committed."""
+    conn = await asyncpg.connect(dsn, timeout=10)
+    await conn.add_listener(JOBS_CHANNEL, lambda *_: wake())
+    return conn
+
+
 def compress(body: bytes) -> bytes:
     return zlib.compress(body, 6)
 
@@ -59,6 +69,8 @@ async def store_poll(conn, source: str, items: list[Item], cursor: dict | None,
             new.append(doc_id)
         await conn.execute(q("source_stored"), source,
                            json.dumps(cursor) if cursor is not None else None, len(new), wait)
+        if new:
+            await conn.execute("SELECT pg_notify($1, '')", JOBS_CHANNEL)  # delivered at commit
     return new
 
 

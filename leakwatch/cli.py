@@ -460,6 +460,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp = parent.add_parser(name, help=help_, description=desc or help_, epilog=ENV_HELP,
                                formatter_class=argparse.RawDescriptionHelpFormatter)
         sp.set_defaults(func=func)
+        sp.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
+                        help="TOML configuration file (env LEAKWATCH_CONFIG)")
         return sp
 
     key = sub.add_parser("key", help="manage the roster key", description="Manage the roster key.")

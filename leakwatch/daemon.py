@@ -119,7 +119,8 @@ class Daemon:
             if "web" in self.roles:
                 extra = []
                 alerts = _alerts_module()
-                if alerts is not None and hasattr(alerts, "webhook_routes") and "notify" in self.roles:
+                if (alerts is not None and hasattr(alerts, "webhook_routes") and "notify" in self.roles
+                        and self.cfg.telegram):
                     extra = alerts.webhook_routes(self.cfg, self.dsn)
                 push = [s for s in sources if not hasattr(s, "poll")]
                 runner = await start_web(make_app(pool, push, extra), self.cfg.web.listen)

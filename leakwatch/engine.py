@@ -25,6 +25,7 @@ less the log of how many rows they hid among. See docs/evidence-model.md.
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -108,8 +109,12 @@ def assess(doc: Document, evidence: list[Evidence], ctx: MatchContext) -> Findin
     rec_kinds: dict[tuple[int, int], set[str]] = defaultdict(set)
     credentials: list[dict] = []
     context: dict[str, Evidence] = {}
+    suppliers: dict[str, Evidence] = {}
     force_emails = 0
     for ev in evidence:
+        if ev.kind == "supplier":
+            suppliers.setdefault(ev.detail, ev)
+            continue
         if ev.kind == "credential":
             credentials.append({"address": ev.snippet.split(" : ")[0], "kind": ev.detail,
                                 "ref": None if ev.staff is None else ctx.index.table.refs[ev.staff],
@@ -192,9 +197,36 @@ def assess(doc: Document, evidence: list[Evidence], ctx: MatchContext) -> Findin
     staff_index = {table.refs[s]: s for s in confidence} if table else {}
 
     severity, why = _severity(score, hits, staff_index, with_identifier, credentials, confidence)
-    reasons = _reasons(doc, hits, n, score, why, credentials, context, force_emails, fuzzy_of, staff_index)
+    if suppliers and severity < Severity.HIGH:
+        severity, why = Severity.HIGH, "a supplier named on a ransomware leak site"
+    reasons = [_supplier_reason(doc, ev) for ev in suppliers.values()]
+    reasons += _reasons(doc, hits, n, score, why, credentials, context, force_emails, fuzzy_of, staff_index)
     return Finding(source=doc.source, severity=severity, score=score, staff=hits, credentials=credentials,
                    reasons=reasons, rejections=list(doc.rejections), records=n)
+
+
+_GROUP_LINE = re.compile(r"^\s*(?:ransomware[ _]group|group(?:[ _]name)?|gang)\s*:\s*(\S.{0,59})", re.I)
+_GROUP_HEADERS = {"ransomware group", "ransomware_group", "group", "group name", "group_name", "gang"}
+
+
+def _supplier_reason(doc: Document, ev: Evidence) -> str:
+    """A supplier on the watch list named on a leak site; the group from the posting's group line or column."""
+    name = ev.detail.partition(": ")[2] or ev.detail
+    group = None
+    rec = doc.records[ev.record]
+    if rec.headers and rec.cells:
+        group = next((c.strip() for h, c in zip(rec.headers, rec.cells)
+                      if h.strip().lower() in _GROUP_HEADERS and c.strip()), None)
+    else:  # the nearest group line before the victim line, else after it
+        r = ev.record
+        near = (*range(r, max(r - 100, -1), -1), *range(r + 1, min(r + 100, len(doc.records))))
+        for i in near:
+            m = _GROUP_LINE.match(doc.records[i].text)
+            if m:
+                group = m.group(1).strip()
+                break
+    where = f" (group: {group[:60]})" if group else ""
+    return f"a supplier on the watch list ({name}) named on a ransomware leak site{where}"
 
 
 PROXIMITY = 6  # prose lines: one person's evidence this close together is one record

@@ -64,6 +64,9 @@ def load_sources(raw_sources, *, enabled_only: bool = True) -> list:
     out = []
     for raw in raw_sources:
         where = f"[[sources]] {raw.get('name', '?')}"
+        for req in ("kind", "name"):
+            if not isinstance(raw.get(req), str) or not raw[req]:
+                raise ConfigError(f"{where}: {req}: required string")
         if enabled_only and raw.get("enabled", True) is False:
             continue
         if raw["kind"] not in found:
@@ -73,7 +76,7 @@ def load_sources(raw_sources, *, enabled_only: bool = True) -> list:
         cls = found[raw["kind"]].load()
         try:
             obj = cls(settings)
-        except (ValueError, TypeError, OSError) as exc:
+        except (ValueError, OSError) as exc:
             raise ConfigError(f"{where}: {exc}") from None
         if not isinstance(obj, (Source, PushSource)):
             raise ConfigError(f"{where}: {raw['kind']!r} implements neither Source nor PushSource")

@@ -172,6 +172,12 @@ class MatchRole:
             # Postgres went away mid-job: the lease runs out and the job is matched again.
             DB_ERRORS.labels("match").inc()
             event(log, "db_unavailable", logging.WARNING, role="match", job=job.id, error=type(exc).__name__)
+        except Exception as exc:  # recording the outcome failed (a bug, a constraint): retried, then dead
+            log.error("job_record_failed", exc_info=True, extra={"fields": {"job": job.id}})
+            try:
+                await self._fail(job, f"recording the outcome failed: {type(exc).__name__}")
+            except Exception:
+                pass  # the lease runs out and the job is claimed again
         finally:
             self.held.pop(job.id, None)
 

@@ -35,14 +35,15 @@ FROM sources ORDER BY name;
 
 -- claim_jobs --
 -- Pending jobs whose time has come and expired leases of crashed workers, oldest first.
--- A job whose content another job is matching right now waits (identical content is matched once).
+-- A job waits while an earlier job of identical content is unfinished: content is matched
+-- once, and the later job reuses the outcome.
 WITH picked AS (
     SELECT j.id FROM match_jobs j
     WHERE ((j.state = 'pending' AND j.not_before <= now())
            OR (j.state = 'running' AND j.lease_until < now()))
       AND NOT EXISTS (SELECT 1 FROM match_jobs o
-                      WHERE o.content_hash = j.content_hash AND o.id <> j.id
-                        AND o.state = 'running' AND o.lease_until >= now())
+                      WHERE o.content_hash = j.content_hash AND o.id < j.id
+                        AND o.state IN ('pending', 'running'))
     ORDER BY j.id
     LIMIT $2
     FOR UPDATE SKIP LOCKED

@@ -172,8 +172,12 @@ async def retry_dead(conn) -> int:
     return len(await conn.fetch(q("retry_dead")))
 
 
-async def expire_bodies(conn, retention_days: int) -> int:
-    status = await conn.execute(q("expire_bodies"), retention_days)
+async def expire_bodies(conn, retention_days: int) -> int | None:
+    """Drop evidence past retention; None when another replica is doing it right now."""
+    async with conn.transaction():
+        if not await conn.fetchval(q("janitor_lock")):
+            return None
+        status = await conn.execute(q("expire_bodies"), retention_days)
     return int(status.split()[-1])
 
 

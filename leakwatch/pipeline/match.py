@@ -30,6 +30,8 @@ from leakwatch.pipeline import work
 
 log = logging.getLogger("leakwatch.match")
 
+JANITOR_EVERY = 3600.0  # seconds between retention passes
+
 
 def worker_id(role: str) -> str:
     return f"{role}:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -216,12 +218,19 @@ class MatchRole:
                 DB_ERRORS.labels("match").inc()
 
     async def _watch(self) -> None:
-        """Queue gauges every few seconds; a re-imported roster stops the role for a reload."""
+        """Queue gauges every few seconds; retention hourly; a re-imported roster stops the role for a reload."""
+        next_janitor = 0.0
         while True:
             try:
                 async with self.pool.acquire() as conn:
                     stats = await store.queue_stats(conn)
                     version = await store.roster_version(conn)
+                    if time.monotonic() >= next_janitor:
+                        dropped = await store.expire_bodies(conn, self.cfg.pipeline.retention_days)
+                        next_janitor = time.monotonic() + JANITOR_EVERY
+                        if dropped:
+                            event(log, "evidence_expired", documents=dropped,
+                                  retention_days=self.cfg.pipeline.retention_days)
                 QUEUE_DEPTH.set(stats["depth"])
                 QUEUE_OLDEST.set(stats["oldest"])
                 QUEUE_DEAD.set(stats["dead"])

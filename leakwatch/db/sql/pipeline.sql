@@ -117,6 +117,10 @@ FROM match_jobs WHERE state <> 'done';
 UPDATE match_jobs SET state = 'pending', attempts = 0, not_before = now(), last_error = NULL
 WHERE state = 'dead' RETURNING id;
 
+-- janitor_lock --
+-- Scheduled work runs once cluster-wide: whoever gets this lock (for its transaction) does it.
+SELECT pg_try_advisory_xact_lock(hashtext('leakwatch.janitor'));
+
 -- expire_bodies --
 -- Retention: evidence of findings kept for $1 days, then only the metadata remains.
 UPDATE documents d SET body = NULL, body_dropped_at = now()

@@ -421,7 +421,9 @@ def cmd_sources(args, cfg: Config) -> int:
                     "last_error": r.get("last_error"),
                     "last_error_at": r["last_error_at"].isoformat() if r.get("last_error_at") else None,
                     "consecutive_failures": r.get("consecutive_failures", 0), "polls": r.get("polls", 0),
-                    "errors": r.get("errors", 0), "items": r.get("items", 0)})
+                    "errors": r.get("errors", 0), "items": r.get("items", 0),
+                    "items_last_hour": r.get("items_last_hour", 0),
+                    "paused_until": r["paused_until"].isoformat() if r.get("paused_until") else None})
     if args.format == "json":
         print(json.dumps(out, indent=2))
     else:
@@ -432,7 +434,8 @@ def cmd_sources(args, cfg: Config) -> int:
             if s["last_success"]:
                 secs = (now - datetime.fromisoformat(s["last_success"])).total_seconds()
                 ago = f"{secs:.0f}s ago" if secs < 120 else f"{secs / 60:.0f}m ago" if secs < 7200 else f"{secs / 3600:.1f}h ago"
-            print(f"{s['name']:20} {s['kind'] or '?':16} {s['status']:14} last ok {ago:10} items {s['items']:<8} "
+            print(f"{s['name']:20} {s['kind'] or '?':16} {s['status']:14} last ok {ago:10} "
+                  f"items {s['items']:<8} last hour {s['items_last_hour']:<6} "
                   f"failures {s['consecutive_failures']}" + (f"  last error: {s['last_error']}" if s["last_error"] else ""))
     bad = [s for s in out if s["status"] in ("failing", "silent")]
     return EXIT_FINDINGS if bad else EXIT_OK

@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS documents (
 );
 CREATE INDEX IF NOT EXISTS documents_content_hash ON documents (content_hash);
 CREATE INDEX IF NOT EXISTS documents_fetched_at ON documents (fetched_at);
+CREATE INDEX IF NOT EXISTS documents_source_fetched ON documents (source, fetched_at);
 
 -- One match job per document, claimed with FOR UPDATE SKIP LOCKED and a lease.
 CREATE TABLE IF NOT EXISTS match_jobs (
@@ -59,6 +60,7 @@ CREATE TABLE IF NOT EXISTS match_jobs (
 CREATE INDEX IF NOT EXISTS match_jobs_ready ON match_jobs (not_before, id) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS match_jobs_running ON match_jobs (lease_until) WHERE state = 'running';
 CREATE INDEX IF NOT EXISTS match_jobs_hash ON match_jobs (content_hash);
+CREATE INDEX IF NOT EXISTS match_jobs_open ON match_jobs (state, created_at) WHERE state <> 'done';
 
 -- The verdict on a document with something in it (severity low or above): refs, never names.
 CREATE TABLE IF NOT EXISTS findings (

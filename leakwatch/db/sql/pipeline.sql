@@ -28,10 +28,12 @@ WHERE name = $1
 RETURNING consecutive_failures;
 
 -- source_health --
-SELECT name, kind, last_poll_at, last_success_at, last_item_at, last_error, last_error_at,
-       consecutive_failures, polls, errors, items, paused_until, created_at,
-       (cursor IS NOT NULL) AS has_cursor
-FROM sources ORDER BY name;
+SELECT s.name, s.kind, s.last_poll_at, s.last_success_at, s.last_item_at, s.last_error, s.last_error_at,
+       s.consecutive_failures, s.polls, s.errors, s.items, s.paused_until, s.created_at,
+       (s.cursor IS NOT NULL) AS has_cursor,
+       (SELECT count(*) FROM documents d
+        WHERE d.source = s.name AND d.fetched_at > now() - interval '1 hour') AS items_last_hour
+FROM sources s ORDER BY s.name;
 
 -- claim_jobs --
 -- Pending jobs whose time has come and expired leases of crashed workers, oldest first.

@@ -108,9 +108,16 @@ class Daemon:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
         sources = load_sources(self.cfg.sources) if sources is None else sources
-        pool = await store.create_pool(self.dsn, min_size=1, max_size=4 + 2 * self.processes)
-        async with pool.acquire() as conn:
-            await check_schema(conn)
+        try:
+            pool = await store.create_pool(self.dsn, min_size=1, max_size=4 + 2 * self.processes)
+        except store.TRANSIENT as exc:
+            raise ConfigError(f"DATABASE_URL: cannot connect to Postgres ({type(exc).__name__})") from None
+        try:
+            async with pool.acquire() as conn:
+                await check_schema(conn)
+        except BaseException:
+            pool.terminate()
+            raise
         tasks: dict[str, asyncio.Task] = {}
         runner = None
         http = None

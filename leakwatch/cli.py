@@ -290,7 +290,7 @@ def _daemon(args, cfg: Config, roles: set[str]) -> int:
         event(log, "restarting", reason="roster changed or a match worker died")
         sys.stdout.flush()
         os.execv(sys.executable, [sys.executable, "-m", "leakwatch.cli", *sys.argv[1:]])
-    return EXIT_OK
+    return EXIT_ERROR if daemon.failed else EXIT_OK
 
 
 def cmd_run(args, cfg: Config) -> int:
@@ -402,8 +402,11 @@ def cmd_sources(args, cfg: Config) -> int:
         silent_after = (src.settings.silent_after if src and src.settings.silent_after else
                         (max(3 * interval, 300) if interval else None))
         last_ok = r.get("last_success_at")
+        enabled = next((raw.get("enabled", True) is not False for raw in cfg.sources if raw.get("name") == name), True)
         if src is None:
             status = "not configured"
+        elif not enabled:
+            status = "disabled"
         elif not hasattr(src, "poll"):
             status = "push"
         elif not r or r.get("last_poll_at") is None:

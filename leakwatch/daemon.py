@@ -22,7 +22,6 @@ from leakwatch.log import event
 log = logging.getLogger("leakwatch.daemon")
 
 ROLES = ("collect", "match", "notify", "web")
-EXIT_RESTART = 75  # the roster changed: the command line re-executes itself to load it
 
 
 class Daemon:
@@ -37,7 +36,8 @@ class Daemon:
         self.executor: ProcessPoolExecutor | None = None
         self.processes = 0
         self.roster_version: int | None = None
-        self.restart = False
+        self.restart = False  # the roster changed or a worker died: the command re-executes itself
+        self.failed = False  # a role ended with an error: the command exits 2
         self.web_port: int | None = None
 
     # ------------------------------------------------------------------ before the loop
@@ -46,7 +46,8 @@ class Daemon:
         """Validate what the roles need and fork the match workers (no event loop running)."""
         from leakwatch.plugins import load_sources
 
-        load_sources(self.cfg.sources)  # configuration errors now, not in a background task
+        if self.roles & {"collect", "web"}:  # configuration errors now, not in a background task
+            load_sources(self.cfg.sources)
         if "notify" in self.roles:
             alerts = _alerts_module()
             if alerts is not None and hasattr(alerts, "validate"):
@@ -107,7 +108,8 @@ class Daemon:
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
-        sources = load_sources(self.cfg.sources) if sources is None else sources
+        if sources is None:
+            sources = load_sources(self.cfg.sources) if self.roles & {"collect", "web"} else []
         try:
             pool = await store.create_pool(self.dsn, min_size=1, max_size=4 + 2 * self.processes)
         except store.TRANSIENT as exc:
@@ -155,6 +157,7 @@ class Daemon:
             await asyncio.wait([waiter, *tasks.values()], return_when=asyncio.FIRST_COMPLETED)
             for name, t in tasks.items():
                 if t.done() and not t.cancelled() and t.exception() is not None:
+                    self.failed = True
                     log.error("role_failed", exc_info=t.exception(), extra={"fields": {"role": name}})
             stop.set()
             event(log, "stopping")

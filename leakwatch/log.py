@@ -33,6 +33,9 @@ class TextFormatter(logging.Formatter):
         return f"{record.levelname.lower():7} {msg}"
 
 
+THIRD_PARTY = ("asyncpg", "aiohttp", "asyncio")
+
+
 def setup_logging(fmt: str = "auto", level: str = "info", stream=None) -> None:
     """Commands log to standard error (their output is on standard output); the daemon's roles
     log to standard output, where a container runtime collects them."""
@@ -44,6 +47,14 @@ def setup_logging(fmt: str = "auto", level: str = "info", stream=None) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     root.propagate = False
+    # Libraries that log by themselves (asyncpg's pool retrying while Postgres is away, aiohttp,
+    # asyncio) write through the same handler, warnings and up: one format on the stream, and
+    # their tracebacks reduced to the exception type like ours.
+    for name in THIRD_PARTY:
+        lib = logging.getLogger(name)
+        lib.handlers[:] = [handler]
+        lib.setLevel(logging.WARNING)
+        lib.propagate = False
 
 
 def event(logger: logging.Logger, name: str, level: int = logging.INFO, **fields) -> None:

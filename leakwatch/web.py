@@ -51,10 +51,10 @@ async def push(request: web.Request) -> web.Response:
     """Items posted by other tools (JSON lines); stored with their jobs before the reply."""
     name = request.match_info["source"]
     src = request.app[PUSH].get(name)
-    if src is None:
-        raise web.HTTPNotFound(text="no such push source\n")
-    if not src.authorised(request.headers.get("Authorization")):
-        PUSHED.labels(name, "unauthorised").inc()
+    if src is None or not src.authorised(request.headers.get("Authorization")):
+        # The same answer for an unknown name: the endpoint does not reveal which sources exist.
+        if src is not None:
+            PUSHED.labels(name, "unauthorised").inc()
         raise web.HTTPUnauthorized(text="missing or wrong bearer token\n",
                                    headers={"WWW-Authenticate": 'Bearer realm="leakwatch"'})
     limit = min(MAX_PUSH_BYTES, src.settings.max_bytes * 4)

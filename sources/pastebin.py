@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from datetime import datetime, timezone
 from typing import ClassVar
 
@@ -39,7 +40,7 @@ _NOT_READY = b"File is not ready for scraping yet"
 _GONE = b"Error, we cannot find this paste"
 _ERROR_MAX = 300  # Pastebin's error bodies are short; a longer body is a paste that quotes one
 
-_OPTIONS = {"limit", "pace"}
+_OPTIONS = {"limit", "pace", "max_poll_seconds"}
 
 
 def _number(options: dict, key: str, default, *, minimum: float, maximum: float | None = None,
@@ -72,6 +73,9 @@ class PastebinSource:
         _unknown(opts, _OPTIONS)
         self.limit = int(_number(opts, "limit", 100, minimum=1, maximum=MAX_LIMIT, integer=True))
         self.pace = float(_number(opts, "pace", 1.0, minimum=0))
+        # A poll stops fetching after this long and hands back what it has (more=True); the rest
+        # waits in the cursor. At the courtesy pace a full listing takes longer than one poll may.
+        self.max_poll_seconds = float(_number(opts, "max_poll_seconds", 45.0, minimum=1))
         self.base = (settings.base_url or DEFAULT_BASE).rstrip("/")
 
     # ------------------------------------------------------------------ listing
@@ -125,9 +129,15 @@ class PastebinSource:
 
         items: list[Item] = []
         fetched = 0
+        started = time.monotonic()
         queue = [(m, False) for m in retry] + [(m, True) for m in fresh]
         for index, (meta, is_new) in enumerate(queue):
             key = meta["key"]
+            if items and time.monotonic() - started > self.max_poll_seconds:
+                for m, _ in queue[index:]:
+                    old = pending.get(m["key"], {})
+                    pending[m["key"]] = {"date": m["date"], "url": m.get("url"), "tries": old.get("tries", 0)}
+                return Poll(items, self._cursor(mark, mark_keys, pending), more=True)
             if meta.get("size") is not None and meta["size"] > self.settings.max_bytes:
                 log.info("paste skipped: declared size over max_bytes",
                          extra={"fields": {"source": self.settings.name, "key": key, "size": meta["size"]}})

@@ -53,6 +53,19 @@ async def ensure_source(conn, name: str, kind: str) -> tuple[dict | None, dateti
     return cursor, row["paused_until"]
 
 
+def _text(value: str | None, limit: int) -> str | None:
+    """Postgres text holds no NUL: a hostile upstream's NUL becomes U+FFFD instead of failing the poll."""
+    if value is None:
+        return None
+    return value.replace("\x00", "\ufffd")[:limit]
+
+
+def _json(value) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value).replace("\\u0000", "\\ufffd")  # jsonb refuses \u0000 too
+
+
 async def store_poll(conn, source: str, items: list[Item], cursor: dict | None,
                      wait: float | None = None) -> list[int]:
     """Store new items with their jobs and save the cursor, atomically. Returns new document ids."""
@@ -61,14 +74,14 @@ async def store_poll(conn, source: str, items: list[Item], cursor: dict | None,
         for item in items:
             body = item.body
             h = content_hash(body)
-            doc_id = await conn.fetchval(q("insert_document"), source, item.external_id[:1000], item.url,
-                                         item.name[:255] or "item", item.published, h, len(body), compress(body))
+            doc_id = await conn.fetchval(q("insert_document"), source, _text(item.external_id, 1000),
+                                         _text(item.url, 4000), _text(item.name, 255) or "item", item.published,
+                                         h, len(body), compress(body))
             if doc_id is None:
                 continue  # already stored (a re-fetch after a crash, or an unchanged item)
             await conn.execute(q("insert_job"), doc_id, h)
             new.append(doc_id)
-        await conn.execute(q("source_stored"), source,
-                           json.dumps(cursor) if cursor is not None else None, len(new), wait)
+        await conn.execute(q("source_stored"), source, _json(cursor), len(new), wait)
         if new:
             await conn.execute("SELECT pg_notify($1, '')", JOBS_CHANNEL)  # delivered at commit
     return new
@@ -76,7 +89,7 @@ async def store_poll(conn, source: str, items: list[Item], cursor: dict | None,
 
 async def source_failed(conn, source: str, message: str, wait: float | None) -> int:
     """Record a failed poll; returns the number of consecutive failures."""
-    return await conn.fetchval(q("source_failed"), source, message[:500], wait)
+    return await conn.fetchval(q("source_failed"), source, _text(message, 500), wait)
 
 
 async def source_health(conn) -> list[dict]:
@@ -125,14 +138,15 @@ class LeaseLost(Exception):
 
 async def finish_job(conn, job: Job, owner: str, result: dict | None, *, severity: int,
                      duplicate_of_job: int | None = None, duplicate_of_finding: int | None = None,
-                     on_finding=None) -> int | None:
+                     on_finding=None, rejections: list[str] | None = None) -> int | None:
     """Record the outcome in one transaction: the finding (if any), the job done, the body dropped
     when there is no finding. Returns the finding id. Raises LeaseLost if the lease was lost.
 
     `on_finding(conn, finding_id)` runs inside the same transaction (the alerts stage hooks here).
     """
     async with conn.transaction():
-        done = await conn.fetchval(q("finish_job"), job.id, owner, severity, duplicate_of_job)
+        done = await conn.fetchval(q("finish_job"), job.id, owner, severity, duplicate_of_job,
+                                   _json(rejections[:20]) if rejections else None)
         if done is None:
             raise LeaseLost(job.id)
         finding_id = None
@@ -172,10 +186,11 @@ async def retry_dead(conn) -> int:
     return len(await conn.fetch(q("retry_dead")))
 
 
-async def expire_bodies(conn, retention_days: int) -> int | None:
-    """Drop evidence past retention; None when another replica is doing it right now."""
+async def expire_bodies(conn, retention_days: int, every: float = 0.0) -> int | None:
+    """Drop evidence past retention, at most once per `every` seconds across all replicas;
+    None when another replica did it within that time."""
     async with conn.transaction():
-        if not await conn.fetchval(q("janitor_lock")):
+        if not await conn.fetchval(q("janitor_due"), float(every)):
             return None
         status = await conn.execute(q("expire_bodies"), retention_days)
     return int(status.split()[-1])
@@ -201,8 +216,11 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
 
 
 # Errors after which the pool reconnects by itself: the caller backs off and tries again.
+# InternalClientError is what asyncpg raises when the server drops the connection in the middle
+# of a transaction ("cannot switch to state ...; another operation is in progress").
 TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-             asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError, TimeoutError)
+             asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError, asyncpg.InternalClientError,
+             TimeoutError)
 
 
 class SourceLock:

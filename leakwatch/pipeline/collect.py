@@ -65,30 +65,49 @@ class CollectRole:
                 return False
 
     async def _loop(self, src) -> None:
+        """Poll one source until stopped. Nothing a source or its data does may end this loop."""
         name = src.settings.name
         failures = 0
         while not self.stop.is_set():
-            if not await self._holds(name):
-                await sleep_or_stop(self.stop, LOCK_RETRY)
-                continue
             try:
-                async with self.pool.acquire() as conn:
-                    cursor, paused_until = await store.ensure_source(conn, name, src.kind)
-            except store.TRANSIENT:
-                DB_ERRORS.labels("collect").inc()
-                await sleep_or_stop(self.stop, backoff(3, 0.5, 15))
-                continue
-            if paused_until is not None:
-                wait = (paused_until - datetime.now(timezone.utc)).total_seconds()
-                if wait > 0:
-                    await sleep_or_stop(self.stop, min(wait, src.settings.interval * 10 + 60))
-                    continue
-            delay = await self._poll_once(src, cursor, failures)
-            if delay is None:  # stored; poll again after the interval (or at once when more is waiting)
-                failures = 0
-                continue
-            failures += 1
-            await sleep_or_stop(self.stop, delay)
+                failures = await self._iteration(src, failures)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # e.g. a value Postgres refuses: counted, backed off, retried
+                failures += 1
+                log.error("collect_failed", exc_info=True, extra={"fields": {"source": name}})
+                SOURCE_ERRORS.labels(name, type(exc).__name__).inc()
+                try:
+                    async with self.pool.acquire() as conn:
+                        await store.source_failed(conn, name, f"storing failed ({type(exc).__name__})", None)
+                except Exception:
+                    DB_ERRORS.labels("collect").inc()
+                await sleep_or_stop(self.stop, max(src.settings.interval,
+                                                   backoff(failures, src.settings.interval, 900.0)))
+
+    async def _iteration(self, src, failures: int) -> int:
+        """One round: take or keep the source's lock, poll, store. Returns the failure count."""
+        name = src.settings.name
+        if not await self._holds(name):
+            await sleep_or_stop(self.stop, LOCK_RETRY)
+            return failures
+        try:
+            async with self.pool.acquire() as conn:
+                cursor, paused_until = await store.ensure_source(conn, name, src.kind)
+        except store.TRANSIENT:
+            DB_ERRORS.labels("collect").inc()
+            await sleep_or_stop(self.stop, backoff(3, 0.5, 15))
+            return failures
+        if paused_until is not None:
+            wait = (paused_until - datetime.now(timezone.utc)).total_seconds()
+            if wait > 0:
+                await sleep_or_stop(self.stop, min(wait, src.settings.interval * 10 + 60))
+                return failures
+        delay = await self._poll_once(src, cursor, failures)
+        if delay is None:  # stored; poll again after the interval (or at once when more is waiting)
+            return 0
+        await sleep_or_stop(self.stop, delay)
+        return failures + 1
 
     async def _poll_once(self, src, cursor, failures: int) -> float | None:
         """Poll and store; None when it worked (having slept its interval), else the delay before retrying."""
@@ -143,7 +162,7 @@ class CollectRole:
                 async with self.pool.acquire() as conn:
                     new = await store.store_poll(conn, name, result.items, result.cursor, result.wait)
                 break
-            except store.TRANSIENT as exc:
+            except store.TRANSIENT as exc:  # Postgres away: hold the items and try again
                 DB_ERRORS.labels("collect").inc()
                 attempt += 1
                 event(log, "store_retry", logging.WARNING, source=name, items=len(result.items),

@@ -112,10 +112,13 @@ class MatchRole:
                 async with self.pool.acquire() as conn:
                     jobs = await store.claim_jobs(conn, self.owner, s.batch, s.lease_seconds)
                 failures = 0
-            except store.TRANSIENT as exc:
+            except Exception as exc:  # Postgres away (or a bug): back off and claim again
                 DB_ERRORS.labels("match").inc()
                 failures += 1
-                event(log, "db_unavailable", logging.WARNING, role="match", error=type(exc).__name__)
+                if isinstance(exc, store.TRANSIENT):
+                    event(log, "db_unavailable", logging.WARNING, role="match", error=type(exc).__name__)
+                else:
+                    log.error("claim_failed", exc_info=True)
                 await sleep_or_stop(self.stop, backoff(failures, 0.5, 15))
                 continue
             if not jobs:
@@ -161,7 +164,8 @@ class MatchRole:
                 return
             MATCH_SECONDS.observe(seconds)
             sev = result["severity"]
-            await self._finish(job, result if sev >= Severity.LOW else None, severity=sev)
+            await self._finish(job, result if sev >= Severity.LOW else None, severity=sev,
+                               rejections=result["rejections"])
             MATCHED.labels(job.source, str(Severity(sev))).inc()
             if job.fetched_at is not None:
                 LATENCY.observe(max(0.0, time.time() - job.fetched_at.timestamp()))
@@ -183,13 +187,13 @@ class MatchRole:
         finally:
             self.held.pop(job.id, None)
 
-    async def _finish(self, job, result, *, severity, dup_job=None, dup_finding=None) -> None:
+    async def _finish(self, job, result, *, severity, dup_job=None, dup_finding=None, rejections=()) -> None:
         for attempt in range(3):
             try:
                 async with self.pool.acquire() as conn:
                     await store.finish_job(conn, job, self.owner, result, severity=severity,
                                            duplicate_of_job=dup_job, duplicate_of_finding=dup_finding,
-                                           on_finding=outbox.on_finding)
+                                           on_finding=outbox.on_finding, rejections=list(rejections))
                 return
             except store.TRANSIENT:
                 if attempt == 2:
@@ -226,7 +230,8 @@ class MatchRole:
                     stats = await store.queue_stats(conn)
                     version = await store.roster_version(conn)
                     if time.monotonic() >= next_janitor:
-                        dropped = await store.expire_bodies(conn, self.cfg.pipeline.retention_days)
+                        dropped = await store.expire_bodies(conn, self.cfg.pipeline.retention_days,
+                                                            every=JANITOR_EVERY * 0.9)
                         next_janitor = time.monotonic() + JANITOR_EVERY
                         if dropped:
                             event(log, "evidence_expired", documents=dropped,

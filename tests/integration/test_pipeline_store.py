@@ -45,12 +45,29 @@ async def test_a_failed_store_saves_neither_items_nor_cursor(db_dsn):
     try:
         await store.ensure_source(conn, "paste", "pastebin")
         await store.store_poll(conn, "paste", [item("a", "one")], {"since": 1})
-        bad = Item(external_id="x\x00y", body=b"zzz", name="p.txt")  # NUL: Postgres refuses the text
-        with pytest.raises(asyncpg.PostgresError):
+        bad = Item(external_id="c", body=None, name="p.txt")  # fails after "b" was inserted
+        with pytest.raises(TypeError):
             await store.store_poll(conn, "paste", [item("b", "two"), bad], {"since": 9})
         assert await conn.fetchval("SELECT count(*) FROM documents") == 1
         cursor, _ = await store.ensure_source(conn, "paste", "pastebin")
         assert cursor == {"since": 1}
+    finally:
+        await conn.close()
+
+
+async def test_nul_characters_from_a_hostile_upstream_are_stored_replaced_not_refused(db_dsn):
+    """Postgres text and jsonb hold no NUL; a source that sends one must not be stuck on it."""
+    conn = await asyncpg.connect(db_dsn)
+    try:
+        await store.ensure_source(conn, "paste", "pastebin")
+        nul = Item(external_id="x\x00y", body=b"a\x00b", name="n\x00.txt", url="https://h.example/\x00")
+        assert len(await store.store_poll(conn, "paste", [nul], {"last": "k\x00"})) == 1
+        row = await conn.fetchrow("SELECT external_id, name, url FROM documents")
+        assert row["external_id"] == "x\ufffdy" and row["name"] == "n\ufffd.txt" and "\x00" not in row["url"]
+        cursor, _ = await store.ensure_source(conn, "paste", "pastebin")
+        assert cursor == {"last": "k\ufffd"}
+        [job] = await store.claim_jobs(conn, "w", 1, 30)
+        assert job.body == b"a\x00b", "the body (bytea) is kept exactly"
     finally:
         await conn.close()
 
@@ -157,3 +174,34 @@ async def test_source_locks_admit_one_holder_and_pass_on_when_it_goes(db_dsn):
     finally:
         await a.release_all()
         await b.release_all()
+
+
+async def test_rejections_are_kept_for_documents_without_findings(db_dsn):
+    conn = await asyncpg.connect(db_dsn)
+    try:
+        await store.ensure_source(conn, "paste", "pastebin")
+        await store.store_poll(conn, "paste", [item("a", "PK bomb")], None)
+        [job] = await store.claim_jobs(conn, "w", 1, 30)
+        await store.finish_job(conn, job, "w", None, severity=0,
+                               rejections=["a.zip: decompressed size over the 512 MB limit"])
+        got = await conn.fetchval("SELECT rejections FROM match_jobs WHERE id = $1", job.id)
+        assert json.loads(got) == ["a.zip: decompressed size over the 512 MB limit"]
+    finally:
+        await conn.close()
+
+
+async def test_an_outcome_from_before_a_roster_import_is_not_reused(db_dsn):
+    """Identical content is matched again once the roster changed: the old verdict may be stale."""
+    conn = await asyncpg.connect(db_dsn)
+    try:
+        await store.ensure_source(conn, "paste", "pastebin")
+        await store.store_poll(conn, "paste", [item("a", "same text")], None)
+        [first] = await store.claim_jobs(conn, "w", 1, 30)
+        await store.finish_job(conn, first, "w", None, severity=0)
+        await conn.execute("INSERT INTO roster_imports (replace, enrolled, updated, unchanged, deactivated, "
+                           "rejected, entries) VALUES (true, 1, 0, 0, 0, 0, '{}')")
+        await store.store_poll(conn, "paste", [item("b", "same text")], None)
+        [second] = await store.claim_jobs(conn, "w", 1, 30)
+        assert await store.earlier_result(conn, second) is None
+    finally:
+        await conn.close()

@@ -227,6 +227,25 @@ async def test_pace_spaces_item_fetches():
     assert elapsed >= 0.3  # two pauses between three fetches
 
 
+async def test_a_poll_past_its_time_budget_hands_back_what_it_has_and_the_rest_follows():
+    """At the courtesy pace a full listing outlasts one poll: it stops, keeps the rest in the cursor."""
+    state = PastebinState()
+    for n in range(6):
+        state.add(f"Bd00000{n}", T0 + n, f"paste {n}\n")
+    async with serve(pastebin_app(state)) as base, http() as h:
+        src = source(base, pace=0.4, max_poll_seconds=1)
+        first = await src.poll(h, None)
+        assert first.more and 1 <= len(first.items) < 6
+        assert set(first.cursor["pending"]) == {f"Bd00000{n}" for n in range(len(first.items), 6)}
+        got = [i.external_id for i in first.items]
+        cursor = first.cursor
+        while cursor["pending"]:
+            nxt = await src.poll(h, cursor)
+            got += [i.external_id for i in nxt.items]
+            cursor = nxt.cursor
+    assert got == [f"Bd00000{n}" for n in range(6)], "every paste once, oldest first"
+
+
 @pytest.mark.parametrize("options, option", [
     ({"limit": "many"}, "limit"),
     ({"limit": 0}, "limit"),

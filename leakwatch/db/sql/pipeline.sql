@@ -64,7 +64,8 @@ SELECT d.id, d.source, d.name, d.url, d.body, d.fetched_at FROM documents d WHER
 SELECT j.id AS job_id, j.severity, f.id AS finding_id
 FROM match_jobs j LEFT JOIN findings f ON f.job_id = j.id
 WHERE j.content_hash = $1 AND j.state = 'done' AND j.duplicate_of IS NULL AND j.id <> $2
-ORDER BY j.id LIMIT 1;
+  AND j.done_at > (SELECT coalesce(max(imported_at), '-infinity') FROM roster_imports)  -- same roster
+ORDER BY j.id DESC LIMIT 1;
 
 -- extend_leases --
 UPDATE match_jobs SET lease_until = now() + make_interval(secs => $3)
@@ -74,7 +75,7 @@ WHERE id = ANY($2::bigint[]) AND lease_owner = $1 AND state = 'running';
 -- Only the lease holder may finish: a worker whose lease expired (and whose job another
 -- took over) finishes nothing, and its transaction is rolled back.
 UPDATE match_jobs SET state = 'done', severity = $3, duplicate_of = $4, done_at = now(),
-       lease_owner = NULL, lease_until = NULL, last_error = NULL
+       lease_owner = NULL, lease_until = NULL, last_error = NULL, rejections = $5
 WHERE id = $1 AND lease_owner = $2 AND state = 'running'
 RETURNING id;
 
@@ -119,9 +120,13 @@ FROM match_jobs WHERE state <> 'done';
 UPDATE match_jobs SET state = 'pending', attempts = 0, not_before = now(), last_error = NULL
 WHERE state = 'dead' RETURNING id;
 
--- janitor_lock --
--- Scheduled work runs once cluster-wide: whoever gets this lock (for its transaction) does it.
-SELECT pg_try_advisory_xact_lock(hashtext('leakwatch.janitor'));
+-- janitor_due --
+-- Scheduled work runs once cluster-wide: the replica that moves the clock in `meta` does it,
+-- the others see it was done within the hour.
+INSERT INTO meta (key, value) VALUES ('retention_ran_at', now()::text)
+ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value
+WHERE meta.value::timestamptz < now() - make_interval(secs => $1)
+RETURNING true;
 
 -- expire_bodies --
 -- Retention: evidence of findings kept for $1 days, then only the metadata remains.
@@ -133,9 +138,8 @@ WHERE d.body IS NOT NULL AND d.fetched_at < now() - make_interval(days => $1)
 SELECT f.id, f.created_at, f.severity, f.score, f.staff_count, f.staff, f.credentials, f.reasons,
        f.parts, f.rejections, f.duplicate_of, d.source, d.url, d.external_id, d.fetched_at, d.published_at
 FROM findings f JOIN documents d ON d.id = f.document_id
-WHERE f.created_at >= $1 AND f.severity >= $2
-ORDER BY f.id
-LIMIT $3;
+WHERE f.id IN (SELECT id FROM findings WHERE created_at >= $1 AND severity >= $2 ORDER BY id DESC LIMIT $3)
+ORDER BY f.id;
 
 -- roster_version --
 SELECT coalesce(max(id), 0) FROM roster_imports;

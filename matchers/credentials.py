@@ -14,7 +14,10 @@ from leakwatch.index import Field, MatchContext
 from leakwatch.models import Document, Evidence, RosterRow
 from matchers.emails import LABEL, addresses, is_force_domain, mask_address
 
-_PASSWORD_AFTER = re.compile(r"^\s*(?:[:;|,\t]|\s)\s*(\S{4,128})")
+# `address:pass`, `address;pass`, `address | pass`, `address<TAB>pass` anywhere in a line;
+# `address,pass` and `address pass` only as the whole line (in prose, "mail x@y, thanks" is not one).
+_PASSWORD_AFTER = re.compile(r"^[ ]*[:;|\t][ \t]*(\S{4,128})")
+_PASSWORD_LINE_END = re.compile(r"^(?:[ ]*,[ ]*|[ \t]+)(\S{4,128})\s*$")
 _PASSWORD_HEADER = re.compile(r"pass|pwd|secret|credential", re.I)
 _NOT_PASSWORD = re.compile(r"^(?:https?://|www\.)|@|^\d{1,3}$", re.I)
 
@@ -35,14 +38,20 @@ class CredentialMatcher:
             if not found:
                 continue
             pw_col = None
-            if rec.headers and rec.cells:
+            headed = bool(rec.cells is not None and rec.headers and any(h.strip() for h in rec.headers))
+            if headed:
                 for c, head in enumerate(rec.headers):
                     if head and _PASSWORD_HEADER.search(head) and c < len(rec.cells) and rec.cells[c].strip():
                         pw_col = c
             for start, end, addr in found:
-                has_pw = pw_col is not None
-                if not has_pw:
+                if headed:  # a table with a header row: only a password-like column says "password"
+                    has_pw = pw_col is not None
+                elif rec.cells is not None:  # a table without one: the next cell, if it looks like one
+                    has_pw = _next_cell_is_password(rec.cells, addr)
+                else:
                     m = _PASSWORD_AFTER.match(text[end:])
+                    if m is None and not text[:start].strip():
+                        m = _PASSWORD_LINE_END.match(text[end:])
                     has_pw = bool(m) and not _NOT_PASSWORD.search(m.group(1))
                 if not has_pw:
                     continue
@@ -55,3 +64,12 @@ class CredentialMatcher:
                 yield Evidence(kind="credential", record=r, span=(start, end), staff=staff,
                                log_lr=0.0, snippet=mask_address(addr) + " : [password]",
                                detail="roster address" if staff is not None else "force domain")
+
+
+def _next_cell_is_password(cells: tuple[str, ...], addr: str) -> bool:
+    """In a table without a header row: the cell after the address's cell holds one token."""
+    for c, cell in enumerate(cells[:-1]):
+        if addr in cell.lower():
+            nxt = cells[c + 1].strip()
+            return 4 <= len(nxt) <= 128 and not any(ch.isspace() for ch in nxt) and not _NOT_PASSWORD.search(nxt)
+    return False

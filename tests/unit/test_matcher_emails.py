@@ -62,7 +62,23 @@ def test_password_column_in_a_table_makes_credentials(ctx):
     "alice@example.org:hunter22",  # not a force address
     "x@force.example.police.uk",  # no password
     "write to x@force.example.police.uk: http://example.org",  # a URL is not a password
+    "please email x@force.example.police.uk, thanks",  # prose after a comma
+    "contact x@force.example.police.uk today",  # prose after a space
 ])
 def test_not_credentials(ctx, text):
-    """Other domains, bare addresses and URLs after a colon are not credentials."""
+    """Other domains, bare addresses, URLs after a colon and prose after an address are not credentials."""
     assert creds(ctx, prose(text)) == []
+
+
+def test_a_staff_list_with_addresses_is_not_a_credential_dump(ctx, rows):
+    """The unit beside an address in a headed table is not a password: only a password column is."""
+    doc = table(["name", "email", "unit", "rank"],
+                [[f"{r.forenames} {r.surname}", r.email, "Custody", r.rank] for r in rows[:10]])
+    assert creds(ctx, doc) == []
+
+
+def test_a_headerless_table_of_address_and_password_is_one(ctx, rows):
+    doc = table([], [[rows[5].email, "Qw3rty!x"], [rows[6].email, "Spring 2026"]])
+    doc.records[0].headers = doc.records[1].headers = None
+    first = next(i for i, r in enumerate(rows) if r.email == rows[5].email)  # made-up names repeat
+    assert [(e.kind, e.staff) for e in creds(ctx, doc)] == [("credential", first)], "a cell with a space is no password"

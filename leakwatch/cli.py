@@ -544,9 +544,12 @@ def build_parser() -> argparse.ArgumentParser:
     so.add_argument("--format", choices=("text", "json"), default="text")
 
     dm = add(sub, "demo", cmd_demo, "zero-setup demonstration: embedded Postgres, synthetic roster and leak",
-             "Start an embedded Postgres, generate a synthetic roster and key, enrol it, write synthetic "
-             "leaks (a staff list, a hidden-sheet spreadsheet, a paste) and benign files, scan them and "
-             "print the findings. All data is generated; nothing leaves the machine.")
+             "Start an embedded Postgres (unless DATABASE_URL is set), generate a synthetic roster and key, "
+             "enrol it, write synthetic leaks (a staff list, a hidden-sheet spreadsheet, a paste) and benign "
+             "files, scan them and print the findings. Then run the watcher against a local replica of a "
+             "paste site: background pastes, then a synthetic leak, caught, recorded and paged: the page is "
+             "printed, and sent when the configuration (--config or LEAKWATCH_CONFIG) has a [telegram] "
+             "table with a token file and chats. All data is generated; nothing else leaves the machine.")
     dm.add_argument("--dir", default=".leakwatch/demo", help="working folder (default .leakwatch/demo)")
     return p
 

@@ -48,10 +48,11 @@ class Daemon:
 
         if self.roles & {"collect", "web"}:  # configuration errors now, not in a background task
             load_sources(self.cfg.sources)
-        if "notify" in self.roles:
-            alerts = _alerts_module()
-            if alerts is not None and hasattr(alerts, "validate"):
-                alerts.validate(self.cfg)
+        webhook = "web" in self.roles and (self.cfg.telegram or {}).get("updates") == "webhook"
+        if "notify" in self.roles or webhook:
+            from leakwatch import alerts
+
+            alerts.validate(self.cfg)  # reads the token file: only where Telegram is talked to
         if "match" in self.roles:
             self._fork_matchers()
 
@@ -126,13 +127,16 @@ class Daemon:
         match_role = None
         try:
             if "web" in self.roles:
+                from leakwatch import alerts
+
                 extra = []
-                alerts = _alerts_module()
-                if (alerts is not None and hasattr(alerts, "webhook_routes") and "notify" in self.roles
-                        and self.cfg.telegram):
-                    extra = alerts.webhook_routes(self.cfg, self.dsn)
+                if (self.cfg.telegram or {}).get("updates") == "webhook":
+                    extra = alerts.webhook_routes(self.cfg, self.dsn)  # Telegram's updates, secret-checked
                 push = [s for s in sources if not hasattr(s, "poll")]
-                runner = await start_web(make_app(pool, push, extra), self.cfg.web.listen)
+                app = make_app(pool, push, extra)
+                if extra:
+                    app.on_cleanup.append(lambda app: extra.close())
+                runner = await start_web(app, self.cfg.web.listen)
                 self.web_port = bound_port(runner)
                 event(log, "web_listening", listen=self.cfg.web.listen, port=self.web_port)
             if "collect" in self.roles:
@@ -145,10 +149,9 @@ class Daemon:
                                        roster_version=self.roster_version)
                 tasks["match"] = asyncio.create_task(match_role.run(), name="match")
             if "notify" in self.roles:
-                alerts = _alerts_module()
-                if alerts is not None and hasattr(alerts, "run_notifier"):
-                    tasks["notify"] = asyncio.create_task(alerts.run_notifier(self.cfg, self.dsn, stop),
-                                                          name="notify")
+                from leakwatch import alerts
+
+                tasks["notify"] = asyncio.create_task(alerts.run_notifier(self.cfg, self.dsn, stop), name="notify")
             event(log, "started", roles=",".join(sorted(self.roles)),
                   sources=len(sources), match_processes=self.processes)
             if on_ready is not None:
@@ -184,10 +187,3 @@ class Daemon:
             self.restart = True  # a new roster to load, or a worker process died: start afresh
         event(log, "stopped", restart=self.restart)
 
-
-def _alerts_module():
-    try:
-        from leakwatch import alerts
-    except ImportError:
-        return None
-    return alerts

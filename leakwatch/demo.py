@@ -167,6 +167,7 @@ def watch_paste_site(cfg: Config, dsn: str, hasher, staff: list[dict], rng: rand
     from leakwatch import cli
     from leakwatch.daemon import Daemon
     from leakwatch.db import pipeline as store
+    from leakwatch.db import q
     from leakwatch.demo_site import PasteSite
     from leakwatch.plugins import load_sources
 
@@ -190,7 +191,7 @@ def watch_paste_site(cfg: Config, dsn: str, hasher, staff: list[dict], rng: rand
         web = f"http://127.0.0.1:{daemon.web_port}"
         say(f"paste replica at {base}; health {web}/healthz, readiness {web}/readyz, metrics {web}/metrics")
         conn = await store.create_pool(dsn, min_size=1, max_size=2)
-        since = await conn.fetchval("SELECT coalesce(max(id), 0) FROM findings")
+        since = await conn.fetchval(q("latest_finding_id"))
         try:
             for i, (title, text) in enumerate(BACKGROUND):
                 site.add(text, title=title)
@@ -203,8 +204,7 @@ def watch_paste_site(cfg: Config, dsn: str, hasher, staff: list[dict], rng: rand
             say("a synthetic leak of 25 staff was just posted to the replica; waiting for the watcher")
             row = None
             while time.monotonic() - posted < 60 and not task.done():
-                row = await conn.fetchrow("SELECT id FROM findings WHERE id > $1 AND severity >= 3 ORDER BY id LIMIT 1",
-                                          since)
+                row = await conn.fetchrow(q("next_page_finding"), since, 3)
                 if row:
                     break
                 await asyncio.sleep(0.2)
@@ -217,9 +217,29 @@ def watch_paste_site(cfg: Config, dsn: str, hasher, staff: list[dict], rng: rand
             for f in findings:
                 if f["id"] == row["id"]:
                     sys.stdout.write(_finding_text(f))
-            page = _page_preview(row["id"], conn)
-            if page:
-                say("the page it would send:\n" + await page)
+            alert = None
+            for _ in range(50):  # the alert is written in the finding's transaction; give it a moment
+                alert = await conn.fetchrow(q("alerts_of_finding"), row["id"])
+                if alert:
+                    break
+                await asyncio.sleep(0.1)
+            if alert is not None:
+                from leakwatch.alerts import render_page
+                from leakwatch.db import outbox
+
+                async with conn.acquire() as c:
+                    alert = await outbox.alert(c, alert["id"])
+                sent = "sent to the configured chats" if cfg.telegram else \
+                    "not sent: no [telegram] configured (see docs/alerts.md)"
+                say(f"the page ({sent}):\n\n" + render_page(alert, public_url=cfg.web.public_url) + "\n")
+                if cfg.telegram:  # let the relay deliver before the watcher stops
+                    for _ in range(150):
+                        async with conn.acquire() as c:
+                            stats = await outbox.outbox_stats(c)
+                        if not stats["pending"] and not stats["sending"]:
+                            break
+                        await asyncio.sleep(0.2)
+                    say(f"outbox: {stats['pending'] + stats['sending']} page(s) still queued, {stats['dead']} dead")
         finally:
             await conn.close()
             stop.set()
@@ -241,12 +261,3 @@ def _finding_text(f: dict) -> str:
                  + (f" (+{len(f['staff']) - 8} more)" if len(f["staff"]) > 8 else ""))
     return "\n".join(lines) + "\n"
 
-
-def _page_preview(finding_id: int, pool):
-    """The page the notifier would send for this finding, when the alerts module can render it."""
-    try:
-        from leakwatch import alerts
-    except ImportError:
-        return None
-    preview = getattr(alerts, "preview_page", None)
-    return preview(pool, finding_id) if preview else None

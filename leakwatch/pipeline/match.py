@@ -20,7 +20,6 @@ from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 
 from leakwatch.db import pipeline as store
-from leakwatch.db import outbox
 from leakwatch.config import Config
 from leakwatch.http import backoff
 from leakwatch.log import event
@@ -63,6 +62,9 @@ class MatchRole:
         self.roster_version = roster_version
         self.roster_changed = False
         self.broken = False
+        from leakwatch import alerts
+
+        self.on_finding = alerts.finding_hook(cfg)  # alert + outbox row in the finding's transaction
 
     async def run(self) -> None:
         s = self.cfg.pipeline
@@ -193,7 +195,7 @@ class MatchRole:
                 async with self.pool.acquire() as conn:
                     await store.finish_job(conn, job, self.owner, result, severity=severity,
                                            duplicate_of_job=dup_job, duplicate_of_finding=dup_finding,
-                                           on_finding=outbox.on_finding, rejections=list(rejections))
+                                           on_finding=self.on_finding, rejections=list(rejections))
                 return
             except store.TRANSIENT:
                 if attempt == 2:

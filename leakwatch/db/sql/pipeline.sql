@@ -143,3 +143,9 @@ ORDER BY f.id;
 
 -- roster_version --
 SELECT coalesce(max(id), 0) FROM roster_imports;
+
+-- latest_finding_id --
+SELECT coalesce(max(id), 0) FROM findings;
+
+-- next_page_finding --
+SELECT id FROM findings WHERE id > $1 AND severity >= $2 ORDER BY id LIMIT 1;

@@ -77,7 +77,8 @@ class Daemon:
         ctx = asyncio.run(load_context(self.cfg, self.hasher))
         work.install(Scanner(ctx), limits_from(self.cfg))
         self.processes = self.cfg.pipeline.match_workers or os.cpu_count() or 1
-        self.executor = ProcessPoolExecutor(self.processes, mp_context=get_context("fork"))
+        self.executor = ProcessPoolExecutor(self.processes, mp_context=get_context("fork"),
+                                            initializer=work.init_worker, initargs=(os.getpid(),))
         pids = set(self.executor.map(work.warm, range(self.processes * 4)))
         event(log, "match_workers_started", processes=self.processes, distinct_pids=len(pids))
 

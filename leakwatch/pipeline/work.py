@@ -20,6 +20,23 @@ def install(scanner, limits) -> None:
     _scanner, _limits = scanner, limits
 
 
+def init_worker(parent: int) -> None:
+    """In each worker process: die with the parent. A forked worker holds both ends of its task
+    pipe, so it would never see the parent go (kill -9, OOM) and would live on as an orphan."""
+    import ctypes
+    import os
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass  # not Linux: the parent's shutdown still ends the pool
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the daemon, which stops the pool
+
+
 def warm(_: int = 0) -> int:
     """Run in each worker once at start so every process exists before the event loop does."""
     import os

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import time
 
@@ -18,6 +19,24 @@ pytestmark = pytest.mark.slow
 
 BENIGN = "\n".join(f"2026-11-26T10:{i % 60:02d}:00Z INFO request served path=/api/items/{i} status=200 ms={i % 97}"
                    for i in range(200)) + "\n"
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                stat = open(f"/proc/{entry.name}/stat").read()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+async def _none_alive(pids: list[int]) -> bool:
+    return not any(os.path.exists(f"/proc/{p}") and "Z" not in open(f"/proc/{p}/stat").read().split(")")[1][:3]
+                   for p in pids)
 
 
 async def fetch_findings(conn):
@@ -95,8 +114,11 @@ async def test_kill_9_mid_batch_then_restart_matches_everything_once(lw, db_dsn,
             await wait_until(lambda: conn.fetchval("SELECT count(*) >= 2 FROM match_jobs WHERE state = 'done'"),
                              90, interval=0.05, what="some jobs done")
             running = await conn.fetchval("SELECT count(*) FROM match_jobs WHERE state <> 'done'")
+            workers = children(d.proc.pid)
             d.kill()
             assert running > 0, "the kill came after everything was matched: the test proves nothing"
+            assert workers, "the daemon had forked its match workers"
+            await wait_until(lambda: _none_alive(workers), 20, what="the orphaned match workers to exit")
             d.start()
             await wait_until(lambda: conn.fetchval("SELECT count(*) = 16 FROM match_jobs WHERE state = 'done'"),
                              120, what="every document matched after the restart")

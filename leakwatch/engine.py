@@ -169,7 +169,7 @@ def assess(doc: Document, evidence: list[Evidence], ctx: MatchContext) -> Findin
         weights = {s: 10 ** (sum(f.values()) - log_R) for s, f in rv.staff.items()}
         total = sum(weights.values())
         top = max(weights.values())
-        namesakes = [s for s, w in weights.items() if w >= top / 10]
+        namesakes = {s for s, w in weights.items() if w >= top / 10}
         for s, w in weights.items():
             c = rho * w / total
             if c > confidence.get(s, 0.0):

@@ -50,6 +50,11 @@ def name_tokens(text: str) -> list[str]:
     return [m.group().translate(_NAME_JOINERS) for m in _WORD.finditer(fold(text))]
 
 
+def word_key(word: str) -> str:
+    """One word as written in a document, folded as a name token ("O’Brien" -> "obrien")."""
+    return fold(word).translate(_NAME_JOINERS)
+
+
 def name_key(text: str) -> str:
     """A whole name field folded into one token: "van der Berg" -> "vanderberg"."""
     return "".join(name_tokens(text))

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_right
+from collections import Counter
+from operator import itemgetter
 from collections.abc import Iterable
 from typing import ClassVar
 
-from leakwatch.index import (F_PAY, F_WARRANT, MIN_FUZZY_NUMBER, Field, Kind, MatchContext, enrol_keys, query_keys,
-                             unique_variant_hashes, variant_hashes)
+from leakwatch.index import (DEL, EXACT, F_PAY, F_WARRANT, MIN_FUZZY_NUMBER, NEARBY_LINES, SUB, MatchContext, enrol_keys,
+                             unique_variant_hashes)
+from leakwatch.keys import with_position
 from leakwatch.models import Document, Evidence, RosterRow
-from leakwatch.normalise import digits
+from leakwatch.normalise import deletions, digits
 from leakwatch.protocols import Entry
+from matchers.names import name_records
 
 LABEL = "num"
 MIN_DIGITS = 5
@@ -25,27 +30,70 @@ MAX_DIGITS = 12
 # A run of digits and digit look-alikes (O, l, I), single spaces, hyphens or dots between.
 # Not "|": it separates the cells of table records.
 _CANDIDATE = re.compile(r"(?<![\w])[0-9OolIi](?:[0-9OolIi]|[ \-.](?=[0-9OolIi])){3,24}(?![\w])")
-_REAL_DIGIT = re.compile(r"\d")
-_NOT_REAL_DIGIT = re.compile(r"[^0-9]+")
 
 
-def number_candidates(text: str) -> Iterable[tuple[int, int, str]]:
+# Within a candidate run (only 0-9, O, o, l, I, i, space, "-", "."): look-alikes read as digits, separators dropped.
+_RUN_DIGITS = str.maketrans({"O": "0", "o": "0", "l": "1", "I": "1", "i": "1", " ": None, "-": None, ".": None})
+_NOT_DIGITS = str.maketrans("", "", "0123456789")
+
+
+def number_candidates(text: str) -> list[tuple[int, int, str]]:
     """(start, end, digits) for each identifier-like run; runs of groups also yield each group."""
+    out = []
     for m in _CANDIDATE.finditer(text):
+        _candidates_of(m.group(), m.start(), out)
+    return out
+
+
+def _candidates_of(raw: str, pos: int, out: list) -> None:
+    if raw.isdigit():  # the common case: plain digits (the run holds ASCII characters only)
+        if MIN_DIGITS <= len(raw) <= MAX_DIGITS:
+            out.append((pos, pos + len(raw), raw))
+        return
+    ds = raw.translate(_RUN_DIGITS)
+    real = len(raw) - len(raw.translate(_NOT_DIGITS))
+    if real < 3 or real < 0.6 * len(ds):
+        return
+    if MIN_DIGITS <= len(ds) <= MAX_DIGITS:
+        out.append((pos, pos + len(raw), ds))
+    if " " in raw:  # "123456 654321": two numbers side by side as well as one
+        for part in raw.split(" "):
+            pd = part.translate(_RUN_DIGITS)
+            if MIN_DIGITS <= len(pd) <= MAX_DIGITS and pd != ds:
+                out.append((pos, pos + len(part), pd))
+            pos += len(part) + 1
+
+
+def document_candidates(records) -> list[tuple[int, int, int, str]]:
+    """(record, start, end, digits) for every candidate of a document, in order.
+
+    One regex pass over the records joined by newlines (no candidate crosses a
+    newline), instead of one per record.
+    """
+    texts = [rec.text for rec in records]
+    joined = "\n".join(texts)
+    starts = [0]
+    for t in texts:
+        starts.append(starts[-1] + len(t) + 1)
+    out: list[tuple[int, int, int, str]] = []
+    append = out.append
+    found: list[tuple[int, int, str]] = []
+    r, base, next_start = 0, 0, starts[1]
+    for m in _CANDIDATE.finditer(joined):
         raw = m.group()
-        ds = digits(raw)
-        real = len(_NOT_REAL_DIGIT.sub("", raw))
-        if real < 3 or real < 0.6 * len(ds):
+        pos = m.start()
+        if pos >= next_start:
+            r = bisect_right(starts, pos) - 1
+            base, next_start = starts[r], starts[r + 1]
+        if raw.isdigit():  # the common case, inline: plain digits
+            if MIN_DIGITS <= len(raw) <= MAX_DIGITS:
+                append((r, pos - base, pos - base + len(raw), raw))
             continue
-        if MIN_DIGITS <= len(ds) <= MAX_DIGITS:
-            yield m.start(), m.end(), ds
-        if " " in raw:  # "123456 654321": two numbers side by side as well as one
-            pos = m.start()
-            for part in raw.split(" "):
-                pd = digits(part)
-                if MIN_DIGITS <= len(pd) <= MAX_DIGITS and pd != ds:
-                    yield pos, pos + len(part), pd
-                pos += len(part) + 1
+        found.clear()
+        _candidates_of(raw, pos - base, found)
+        for a, b, ds in found:
+            append((r, a, b, ds))
+    return out
 
 
 def mask_number(ds: str) -> str:
@@ -73,33 +121,94 @@ class IdentifierMatcher:
     def match(self, doc: Document, ctx: MatchContext) -> Iterable[Evidence]:
         index = ctx.index
         if index is None:
-            return
-        exact_only = frozenset({Kind.EXACT})
-        for r, rec in enumerate(doc.records):
-            text = rec.text
-            if not _REAL_DIGIT.search(text):
+            return []
+        found = document_candidates(doc.records)
+        if not found:
+            return []
+        # Exact: one keyed hash per distinct number, one batched look-up for the document.
+        distinct = list(set(map(itemgetter(3), found)))
+        exact_hits: dict[str, list[tuple[int, int]]] = {}  # digits -> (staff, field) of EXACT entries
+        lost_hits: dict[str, list[tuple[int, int]]] = {}  # ... of DEL entries: the document lost a digit
+        for q, staff, fld, kind in index.lookup_many(ctx.hasher.tokens(LABEL, distinct)):
+            if (fld == F_PAY or fld == F_WARRANT) and (kind == EXACT or kind == DEL):
+                (exact_hits if kind == EXACT else lost_hits).setdefault(distinct[q], []).append((staff, fld))
+        # One edit on a number is corroboration only (engine.py): a staff member whose only
+        # evidence in a record is a one-edit number is dropped. So the deletion neighbourhood
+        # is looked up only where the name matcher found staff, in the record or (prose) a
+        # few lines away, where the engine joins it to the name. Most numbers in logs and
+        # code have a staff number within one edit; this skips nearly all of them.
+        near = _near_names(doc, ctx)
+        one_edit: dict[str, list[tuple[int, int]]] = {}
+        if near:
+            fuzzy_ds = {c[3] for c in found if c[0] in near and len(c[3]) >= MIN_FUZZY_NUMBER}
+            if fuzzy_ds:
+                one_edit = _one_edit_hits(sorted(fuzzy_ds), index, ctx.hasher, lost_hits)
+        if not exact_hits and not one_edit:
+            return []
+        per_record = Counter(map(itemgetter(0), found))  # numbers in each record: chances of a coincidence
+        out = []
+        for r, start, end, ds in found:
+            exact = exact_hits.get(ds)
+            fuzzy = one_edit.get(ds) if r in near else None
+            if exact is None and fuzzy is None:
                 continue
-            candidates = list(number_candidates(text))
-            if not candidates:
-                continue
-            # One edit on a number is corroboration only (engine.py): worth looking up
-            # only where a name might stand beside it. Most numbers in logs and code
-            # have a staff number within one edit, so this saves most of the work.
-            fuzzy_ok = ctx.may_hold_name(text)
-            for start, end, ds in candidates:
-                if fuzzy_ok and len(ds) >= MIN_FUZZY_NUMBER:
-                    hits = index.lookup_all(query_keys(*variant_hashes(ctx.hasher, LABEL, ds, True)))
-                else:
-                    hits = index.lookup(ctx.hasher.token(LABEL, ds), exact_only)
-                for hit in hits:
-                    if hit.field not in (Field.PAY, Field.WARRANT):
-                        continue
-                    kind = "pay_number" if hit.field == Field.PAY else "warrant_number"
-                    yield Evidence(
-                        kind=kind, record=r, span=(start, end), staff=hit.staff,
-                        log_lr=number_strength(len(ds), hit.fuzzy, len(candidates)),
-                        fuzzy=hit.fuzzy, snippet=mask_number(ds),
-                    )
+            k = per_record[r]
+            seen: set[tuple[int, int]] = set()
+            for staff, fld in exact or ():
+                if (staff, fld) not in seen:
+                    seen.add((staff, fld))
+                    out.append(_evidence(r, start, end, ds, k, staff, fld, False))
+            for staff, fld in fuzzy or ():
+                if (staff, fld) not in seen:
+                    seen.add((staff, fld))
+                    out.append(_evidence(r, start, end, ds, k, staff, fld, True))
+        return out
+
+
+def _evidence(r: int, start: int, end: int, ds: str, k: int, staff: int, fld: int, fuzzy: bool) -> Evidence:
+    return Evidence(kind="pay_number" if fld == F_PAY else "warrant_number", record=r, span=(start, end),
+                    staff=staff, log_lr=number_strength(len(ds), fuzzy, k), fuzzy=fuzzy, snippet=mask_number(ds))
+
+
+def _near_names(doc: Document, ctx: MatchContext) -> set[int]:
+    """Records where a one-edit number could stand beside a staff name the engine will see:
+    a record with a name match, and prose lines within `NEARBY_LINES` of a prose line with one."""
+    named = name_records(doc, ctx)
+    if not named:
+        return set()
+    records = doc.records
+    n = len(records)
+    out: set[int] = set()
+    for r in named:
+        if records[r].table is not None:
+            out.add(r)
+            continue
+        for q in range(max(0, r - NEARBY_LINES), min(n, r + NEARBY_LINES + 1)):
+            if q == r or records[q].table is None:
+                out.add(q)
+    return out
+
+
+def _one_edit_hits(numbers: list[str], index, hasher, lost_hits) -> dict[str, list[tuple[int, int]]]:
+    """(staff, field) within one edit of each number: the number against DEL entries (a lost digit),
+    each deletion against EXACT entries (an added digit), each positioned deletion against SUB
+    entries (a changed digit). All deletions of all numbers in one batched look-up."""
+    values: list[str] = []
+    where: list[tuple[str, int]] = []  # per deletion: (number, position deleted)
+    for ds in numbers:
+        for i, d in deletions(ds):
+            values.append(d)
+            where.append((ds, i))
+    hashed = hasher.tokens(LABEL, values)
+    keys: list[int] = []
+    for hd, (_, i) in zip(hashed, where):
+        keys.append(hd)  # against EXACT entries
+        keys.append(with_position(hd, i))  # against SUB entries
+    out: dict[str, list[tuple[int, int]]] = {ds: list(lost_hits[ds]) for ds in numbers if ds in lost_hits}
+    for q, staff, fld, kind in index.lookup_many(keys):
+        if kind == (SUB if q % 2 else EXACT) and (fld == F_PAY or fld == F_WARRANT):
+            out.setdefault(where[q // 2][0], []).append((staff, fld))
+    return out
 
 
 def number_strength(n_digits: int, fuzzy: bool, candidates: int = 1) -> float:

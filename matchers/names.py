@@ -16,8 +16,9 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import ClassVar
 
-from leakwatch.index import (EXACT, NAME_LABEL, F_INITIAL, F_NAME, F_TOKEN, MIN_FUZZY_NAME, Field, Kind, MatchContext,
-                             enrol_keys, pair_wrap, query_keys, variant_hashes)
+from leakwatch.index import (DEL, EXACT, NAME_LABEL, F_INITIAL, F_NAME, F_TOKEN, MIN_FUZZY_NAME, SUB, MatchContext,
+                             enrol_keys, pair_wrap, variant_hashes)
+from leakwatch.keys import with_position
 from leakwatch.models import Document, Evidence, RosterRow
 from leakwatch.normalise import fold, name_key, name_tokens
 from leakwatch.protocols import Entry
@@ -150,90 +151,314 @@ class NameMatcher:
         return out
 
     def match(self, doc: Document, ctx: MatchContext) -> Iterable[Evidence]:
-        index = ctx.index
-        if index is None:
-            return
-        h = ctx.hasher
-        names = index.name_tokens
-        pop = ctx.population
-        exact_kinds = frozenset({Kind.EXACT})
-        for r, rec in enumerate(doc.records):
-            if not ctx.may_hold_name(rec.text):
+        return list(name_evidence(doc, ctx))
+
+
+# --------------------------------------------------------------------------- matching
+
+BATCH_KEYS = 50_000  # look-up keys gathered (from whole records) before one batched index look-up
+RESULT_CACHE = 500_000  # pair look-ups remembered across documents (their hits, not their text)
+
+# Kinds of pair look-up: what the keys of a group mean and which entries count as a hit.
+_EXACT_PAIR, _INITIAL_PAIR, _FUZZY_AS_SURNAME, _FUZZY_AS_FORENAME = range(4)
+
+
+def name_evidence(doc: Document, ctx: MatchContext) -> list[Evidence]:
+    """The name matcher's evidence for a document, computed once per document.
+
+    Shared through `MatchContext.per_document`: the identifiers matcher asks which
+    records hold staff names (one-edit numbers are looked up only there) without
+    matching the names a second time.
+    """
+    memo = ctx.per_document(doc)
+    got = memo.get("names")
+    if got is None:
+        got = memo["names"] = _Matching(doc, ctx).run()
+    return got
+
+
+def name_records(doc: Document, ctx: MatchContext) -> dict[int, set[int]]:
+    """Record -> the staff the name matcher found in it (by name or initial and surname)."""
+    memo = ctx.per_document(doc)
+    got = memo.get("name_records")
+    if got is None:
+        got = {}
+        for ev in name_evidence(doc, ctx):
+            got.setdefault(ev.record, set()).add(ev.staff)
+        memo["name_records"] = got
+    return got
+
+
+class _Matching:
+    """One document's name matching: pairs gathered per record, looked up in batches.
+
+    The order in which pairs are tried, and so which of two equally strong matches
+    is kept, is that of a plain loop over records, tokens and neighbours.
+    """
+
+    def __init__(self, doc: Document, ctx: MatchContext):
+        self.doc = doc
+        self.ctx = ctx
+        self.index = ctx.index
+        self.h = ctx.hasher
+        self.pop = ctx.population
+        self.out: list[Evidence] = []
+        state = _state(ctx)
+        self.words = state["words"]
+        self.results = state["results"]
+        self.chances = state["chances"]
+
+    def run(self) -> list[Evidence]:
+        if self.index is None:
+            return self.out
+        gated = self.ctx.name_word_records(self.doc)
+        if not gated:
+            return self.out
+        pending: list = []  # (record, toks, groups) awaiting the batched look-up
+        inputs: tuple[list, list] = ([], [])  # pairs of token hashes to hash under PAIR, under INITIAL
+        for r, (words, names) in gated.items():
+            if len(words) < 2:
                 continue
-            toks = _tokens(rec.text)
-            n = len(toks)
-            if n < 2:
+            toks = self._tokens(words, names)
+            groups = self._pairs(toks, names, inputs)
+            if groups:
+                pending.append((r, toks, groups))
+            if len(inputs[0]) + len(inputs[1]) >= BATCH_KEYS:
+                self._flush(pending, inputs)
+                pending, inputs = [], ([], [])
+        self._flush(pending, inputs)
+        return self.out
+
+    def _tokens(self, words: list[str], names: list[int]) -> list[tuple | None]:
+        """Per word as written: (folded, hash, is a roster name, reads as an initial, capitalised).
+
+        In a long record only the words within reach of a roster name are worked out
+        (the others are None): nothing is paired with them.
+        """
+        n = len(words)
+        if n <= WHOLE_RECORD_TOKENS:
+            wanted = range(n)
+        else:
+            near: set[int] = set()
+            for i in names:
+                near.update(range(max(0, i - WINDOW), min(n, i + WINDOW + 1)))
+            wanted = sorted(near)
+        cache = self.words
+        out: list[tuple | None] = [None] * n
+        for k in wanted:
+            w = words[k]
+            info = cache.get(w)
+            if info is None:
+                if len(cache) >= RESULT_CACHE:
+                    cache.clear()
+                tk = _token_key(w)
+                th = self.h.token(LABEL, tk)
+                is_name = th in self.index.name_tokens
+                info = cache[w] = (tk, th, is_name, _is_initial(tk, is_name), w[0].isupper())
+            out[k] = info
+        return out
+
+    def _pairs(self, toks: list, names: list[int], inputs: tuple[list, list]) -> list[list]:
+        """The pair look-ups of one record, in order: [kind, i, j, first input, inputs, resolved hits].
+
+        Pairs are gathered unhashed (`inputs`) and hashed in one go at the flush; a
+        pair looked up before (in this document or an earlier one) is resolved from
+        the cache at once (no inputs).
+        """
+        n = len(toks)
+        h = self.h
+        token = h.token
+        pairs, initials = inputs
+        results = self.results
+        window = n if n <= WHOLE_RECORD_TOKENS else WINDOW
+        groups: list[list] = []
+        for i in names:
+            ti, hi, cand_i = toks[i][0], toks[i][1], toks[i][2]
+            if not cand_i:
                 continue
-            th = [h.token(LABEL, tok[2]) for tok in toks]
-            cand = [x in names for x in th]
-            if not any(cand):
-                continue
-            initial = [_is_initial(tok[2], c) for tok, c in zip(toks, cand)]
-            window = n if n <= WHOLE_RECORD_TOKENS else WINDOW
-            found: dict[tuple[int, str], tuple] = {}  # (staff, kind) -> (strength, span, fuzzy, parts)
-            # Every distinct pair looked up is one more chance of a coincidence: the
-            # evidence is divided by how many were tried (where it is yielded, below).
-            tried: dict[str, set] = {"name": set(), "initial_name": set(), "fuzzy_name": set()}
-            for i in range(n):
-                ti = toks[i][2]
-                if not cand[i]:
+            for j in range(max(0, i - window), min(n, i + window + 1)):
+                if j == i:
                     continue
-                for j in range(max(0, i - window), min(n, i + window + 1)):
-                    if j == i:
+                tj, hj, cand_j, initial_j, cap_j = toks[j]
+                near = abs(i - j) <= 2
+                if initial_j:
+                    if not near:
                         continue
-                    tj = toks[j][2]
-                    span = _span(toks, i, j)
-                    if initial[j]:
-                        if abs(i - j) > 2:
-                            continue
-                        # An initial beside a surname: "J. Smith", "SMITH J", "Smith JA".
-                        key = h.pair(INITIAL, h.token(LABEL, tj[0]), th[i])
-                        tried["initial_name"].add((tj[0], ti))
-                        hits = [x for x in index.lookup(key, exact_kinds) if x.field == Field.INITIAL]
-                        if hits:
-                            p = pop.initial_pair(tj[0], ti)
-                            for hit in hits:
-                                self._keep(found, r, hit.staff, "initial_name", span, p, False, (tj[0], ti))
-                    elif cand[j] and ti != tj:  # a word twice (a cell and an address) is no name
-                        # i as forename, j as surname (the loop over i tries the other order).
-                        key = h.pair(PAIR, th[i], th[j])
-                        tried["name"].add((ti, tj))
-                        hits = [x for x in index.lookup(key, exact_kinds) if x.field == Field.NAME]
-                        if hits:
-                            p = name_chance(pop, ti, tj)
-                            for hit in hits:
-                                self._keep(found, r, hit.staff, "name", span, p, False, (ti, tj))
-                    # One edit only on capitalised words: a lower-case word in prose is rarely a name,
-                    # and trying every word beside a common forename is most of the cost.
-                    if not toks[j][3] or len(tj) < MIN_FUZZY_NAME or abs(i - j) > 2:
+                    # An initial beside a surname: "J. Smith", "SMITH J", "Smith JA".
+                    rkey = (_INITIAL_PAIR, tj[0], hi)
+                    got = results.get(rkey)
+                    if got is not None:
+                        groups.append([_INITIAL_PAIR, i, j, 0, 0, got])
+                    else:
+                        groups.append([_INITIAL_PAIR, i, j, len(initials), 1, rkey])
+                        initials.append((token(LABEL, tj[0]), hi))
+                    continue  # an initial is too short for one edit
+                if cand_j and ti != tj:  # a word twice (a cell and an address) is no name
+                    # i as forename, j as surname (the loop over i tries the other order).
+                    rkey = (_EXACT_PAIR, hi, hj)
+                    got = results.get(rkey)
+                    if got is not None:
+                        groups.append([_EXACT_PAIR, i, j, 0, 0, got])
+                    else:
+                        groups.append([_EXACT_PAIR, i, j, len(pairs), 1, rkey])
+                        pairs.append((hi, hj))
+                # One edit only on capitalised words: a lower-case word in prose is rarely a name,
+                # and trying every word beside a common forename is most of the cost.
+                if not cap_j or len(tj) < MIN_FUZZY_NAME or not near or ti == tj:
+                    continue
+                # tj a typo of the other half (even a roster name itself): as surname, then as forename.
+                for kind in (_FUZZY_AS_SURNAME, _FUZZY_AS_FORENAME):
+                    rkey = (kind, hi, tj)
+                    got = results.get(rkey)
+                    if got is not None:
+                        groups.append([kind, i, j, 0, 0, got])
                         continue
-                    if not initial[j] and ti != tj:  # tj a typo of the other half (even a roster name itself)
-                        self._fuzzy(found, tried, index, h, pop, r, span, th[i], ti, tj)
-            for (staff, kind), (strength, span, fuzzy, parts) in found.items():
-                chances = len(tried[("fuzzy_" if fuzzy else "") + kind])
-                yield Evidence(kind=kind, record=r, span=span, staff=staff, fuzzy=fuzzy, snippet=_mask(*parts),
-                               log_lr=strength - math.log10(max(1, chances)))
+                    exact, dels = variant_hashes(h, LABEL, tj, True)
+                    groups.append([kind, i, j, len(pairs), 1 + len(dels), rkey])
+                    # The value, then each deletion in order of position (see _flush).
+                    if kind == _FUZZY_AS_SURNAME:
+                        pairs.append((hi, exact))
+                        pairs.extend([(hi, d) for _, d in dels])
+                    else:
+                        pairs.append((exact, hi))
+                        pairs.extend([(d, hi) for _, d in dels])
+        return groups
 
-    def _fuzzy(self, found, tried, index, h, pop, r, span, hi, ti, tj) -> None:
-        """Try tj as a one-edit variant of the other half of ti's pair."""
-        tried["fuzzy_name"].update({(ti, tj), (tj, ti)})
-        exact, dels = variant_hashes(h, LABEL, tj, True)
-        as_surname = query_keys(exact, dels, pair_wrap(h, PAIR, first=hi))
-        as_forename = query_keys(exact, dels, pair_wrap(h, PAIR, second=hi))
-        for queries, fn, sn in ((as_surname, ti, tj), (as_forename, tj, ti)):
-            hits = [x for x in index.lookup_all(queries) if x.field == Field.NAME and x.fuzzy]
-            if not hits:
-                continue
-            p = name_chance(pop, fn, sn) * TYPO_FACTOR
-            for hit in hits:
-                self._keep(found, r, hit.staff, "name", span, p, True, (fn, sn))
+    def _flush(self, pending: list, inputs: tuple[list, list]) -> None:
+        """Hash the gathered pairs, look all their keys up at once, resolve and score each record."""
+        if not pending:
+            return
+        hashed = self.h.pairs(PAIR, inputs[0])
+        hashed_initials = self.h.pairs(INITIAL, inputs[1])
+        # Keys laid out per group: one for an exact or initial pair; for one edit, the value's
+        # key, then per deletion its key (against EXACT entries) and its positioned key
+        # (against SUB entries), as `query_keys` has them.
+        keys: list[int] = []
+        for _, _, groups in pending:
+            for g in groups:
+                count = g[4]
+                if not count:
+                    continue
+                start = g[3]
+                g[3] = len(keys)
+                if g[0] == _INITIAL_PAIR:
+                    keys.append(hashed_initials[start])
+                else:
+                    keys.append(hashed[start])
+                    for k in range(1, count):
+                        x = hashed[start + k]
+                        keys.append(x)
+                        keys.append(with_position(x, k - 1))
+                g[4] = len(keys)
+        by_key: dict[int, list[tuple[int, int, int]]] = {}
+        for q, staff, fld, kind in self.index.lookup_many(keys):
+            by_key.setdefault(q, []).append((staff, fld, kind))
+        results = self.results
+        if len(results) >= RESULT_CACHE:
+            results.clear()
+        for r, toks, groups in pending:
+            for g in groups:
+                if g[4]:  # looked up now: resolve the hits and remember them
+                    a, b = g[3], g[4]
+                    if b - a == 1 and a not in by_key:  # the common case: one key, no hit
+                        staff = ()
+                    else:
+                        staff = _resolve(g[0], a, b, by_key)
+                    results[g[5]] = staff
+                    g[5] = staff
+            self._record(r, toks, groups)
 
-    @staticmethod
-    def _keep(found, r, staff, kind, span, p, fuzzy, parts) -> None:
-        """Keep the strongest evidence per staff member and kind in this record."""
-        strength = -math.log10(max(min(p, 1.0), 1e-15))
-        key = (staff, kind)
-        prev = found.get(key)
-        if prev is None or prev[0] < strength:
-            found[key] = (strength, span, fuzzy, parts)
+    def _record(self, r: int, toks: list[tuple], groups: list[list]) -> None:
+        """Keep the strongest evidence per staff member and kind, and divide by the pairs tried."""
+        found: dict[tuple[int, str], tuple] = {}  # (staff, kind) -> (strength, i, j, fuzzy, parts)
+        tried_name: set = set()
+        tried_initial: set = set()
+        tried_fuzzy: set = set()
+        pop = self.pop
+        chances = self.chances
+        if len(chances) >= RESULT_CACHE:
+            chances.clear()
+        for kind, i, j, _, _, staff in groups:
+            ti, tj = toks[i][0], toks[j][0]
+            if kind == _INITIAL_PAIR:
+                parts = (tj[0], ti)
+                tried_initial.add(parts)
+                if not staff:
+                    continue
+                label, fuzzy = "initial_name", False
+                p = pop.initial_pair(tj[0], ti)
+            elif kind == _EXACT_PAIR:
+                parts = (ti, tj)
+                tried_name.add(parts)
+                if not staff:
+                    continue
+                label, fuzzy = "name", False
+                p = chances.get(parts)
+                if p is None:
+                    p = chances[parts] = name_chance(pop, ti, tj)
+            else:
+                if kind == _FUZZY_AS_SURNAME:
+                    tried_fuzzy.add((ti, tj))
+                    tried_fuzzy.add((tj, ti))
+                    parts = (ti, tj)
+                else:
+                    parts = (tj, ti)
+                if not staff:
+                    continue
+                label, fuzzy = "name", True
+                p = chances.get(parts)
+                if p is None:
+                    p = chances[parts] = name_chance(pop, *parts)
+                p *= TYPO_FACTOR
+            # The strongest evidence per staff member and kind in this record is kept.
+            strength = -math.log10(max(min(p, 1.0), 1e-15))
+            kept = (strength, i, j, fuzzy, parts)
+            for st in staff:
+                prev = found.get((st, label))
+                if prev is None or prev[0] < strength:
+                    found[(st, label)] = kept
+        if not found:
+            return
+        tried = {"name": tried_name, "initial_name": tried_initial, "fuzzy_name": tried_fuzzy}
+        spans = [m.span() for m in _TOKEN.finditer(self.doc.records[r].text)]
+        masks: dict[tuple, str] = {}
+        for (staff, kind), (strength, i, j, fuzzy, parts) in found.items():
+            tries = len(tried[("fuzzy_" if fuzzy else "") + kind])
+            span = (min(spans[i][0], spans[j][0]), max(spans[i][1], spans[j][1]))
+            snippet = masks.get(parts)
+            if snippet is None:
+                snippet = masks[parts] = _mask(*parts)
+            self.out.append(Evidence(kind=kind, record=r, span=span, staff=staff, fuzzy=fuzzy, snippet=snippet,
+                                     log_lr=strength - math.log10(max(1, tries))))
 
+
+def _resolve(kind: int, a: int, b: int, by_key: dict) -> tuple[int, ...]:
+    """The staff a group's keys hit, as the group's kind counts hits (see `query_keys`)."""
+    if kind == _INITIAL_PAIR:
+        return tuple(s for s, f, k in by_key.get(a, ()) if f == F_INITIAL and k == EXACT)
+    if kind == _EXACT_PAIR:
+        return tuple(s for s, f, k in by_key.get(a, ()) if f == F_NAME and k == EXACT)
+    # One edit: the value vs EXACT is an exact match (not reported here), vs DEL a lost letter;
+    # each deletion vs EXACT an added letter; each positioned deletion vs SUB a changed letter.
+    exact: set[int] = set()
+    fuzzy: dict[int, None] = {}
+    for s, f, k in by_key.get(a, ()):
+        if f == F_NAME:
+            if k == EXACT:
+                exact.add(s)
+            elif k == DEL:
+                fuzzy.setdefault(s)
+    for q in range(a + 1, b):
+        want = EXACT if (q - a) % 2 == 1 else SUB
+        for s, f, k in by_key.get(q, ()):
+            if f == F_NAME and k == want:
+                fuzzy.setdefault(s)
+    return tuple(s for s in fuzzy if s not in exact)
+
+
+def _state(ctx: MatchContext) -> dict:
+    """This matcher's caches for the scan (document words, and the staff their pairs hit)."""
+    state = ctx.caches.get("names")
+    if state is None:
+        state = ctx.caches["names"] = {"words": {}, "results": {}, "chances": {}}
+    return state

@@ -74,3 +74,33 @@ def test_two_numbers_side_by_side_are_both_tried(ctx, rows):
     text = f"{rows[1].pay_number} {rows[2].pay_number}"
     staff = {h[0] for h in hits(ctx, text) if not h[2]}
     assert {1, 2} <= staff
+
+
+def test_one_wrong_digit_a_few_lines_below_a_name_is_fuzzy(ctx, rows):
+    """"Name: ..." on one line and "Pay no: ..." a few lines down: the engine joins them, so the
+    slipped number is looked up there too."""
+    r = rows[9]
+    ds = r.pay_number
+    wrong = ds[:3] + str((int(ds[3]) + 1) % 10) + ds[4:]
+    doc = prose(f"Name: {r.forenames} {r.surname}", "Rank: PC", "Unit: Response", f"Pay no: {wrong}")
+    found = [e for e in IdentifierMatcher().match(doc, ctx) if e.staff == 9]
+    assert found and all(e.fuzzy and e.record == 3 for e in found)
+
+
+def test_one_wrong_digit_far_from_any_name_is_not_looked_up(ctx, rows):
+    """Beyond the lines the engine joins, a one-edit number could only be noise: not tried."""
+    r = rows[9]
+    ds = r.pay_number
+    wrong = ds[:3] + str((int(ds[3]) + 1) % 10) + ds[4:]
+    doc = prose(f"Name: {r.forenames} {r.surname}", *["filler line"] * 8, f"Pay no: {wrong}")
+    assert [e for e in IdentifierMatcher().match(doc, ctx) if e.fuzzy] == []
+
+
+def test_exact_numbers_are_found_whatever_the_document_holds(ctx, rows):
+    """Exact look-ups are batched per document: every line's numbers, with their own spans."""
+    lines = [f"id {rows[i].pay_number} ok" for i in range(20)] + ["no numbers here"]
+    doc = prose(*lines)
+    got = {(e.record, e.staff) for e in IdentifierMatcher().match(doc, ctx) if not e.fuzzy}
+    assert {(i, i) for i in range(20)} <= got
+    ev = next(e for e in IdentifierMatcher().match(doc, ctx) if e.record == 4 and e.staff == 4)
+    assert doc.records[4].text[ev.span[0]:ev.span[1]] == rows[4].pay_number

@@ -9,6 +9,7 @@ SIGTERM or SIGINT: stop claiming, finish or release in-flight work, exit 0 withi
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -77,6 +78,10 @@ class Daemon:
         ctx = asyncio.run(load_context(self.cfg, self.hasher))
         work.install(Scanner(ctx), limits_from(self.cfg))
         self.processes = self.cfg.pipeline.match_workers or os.cpu_count() or 1
+        # The roster index stays shared copy-on-write only if the collector does not touch its
+        # objects: freeze them out of the garbage collector's generations before forking.
+        gc.collect()
+        gc.freeze()
         self.executor = ProcessPoolExecutor(self.processes, mp_context=get_context("fork"),
                                             initializer=work.init_worker, initargs=(os.getpid(),))
         pids = set(self.executor.map(work.warm, range(self.processes * 4)))

@@ -48,6 +48,7 @@ from telegram.error import (BadRequest, ChatMigrated, Conflict, EndPointNotFound
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
+from leakwatch.aio import sleep_or_stop
 from leakwatch.db import outbox
 from leakwatch.db.pipeline import queue_stats, source_health
 from leakwatch.errors import ConfigError
@@ -738,22 +739,13 @@ class LogChannel:
 # =========================================================================== the relay
 
 def backoff(failures: int, low: float, high: float) -> float:
-    """Exponential backoff with full jitter: the n-th consecutive failure waits up to low * 2^n."""
+    """Exponential backoff with full jitter: the n-th consecutive failure waits up to low * 2^n.
+
+    Unlike `leakwatch.http.backoff` (uniform from 0) it never waits less than `low`: the
+    configured retry_min_seconds is a floor.
+    """
     ceiling = min(high, low * (2 ** min(failures, 30)))
     return random.uniform(low, max(low, ceiling))
-
-
-async def _wait(stop: asyncio.Event, seconds: float, *others: asyncio.Event) -> None:
-    """Sleep until `seconds` pass or any of the events is set."""
-    events = [stop, *others]
-    if any(e.is_set() for e in events):
-        return
-    waiters = [asyncio.ensure_future(e.wait()) for e in events]
-    try:
-        await asyncio.wait(waiters, timeout=max(0.0, seconds), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waiters:
-            w.cancel()
 
 
 class Relay:
@@ -825,7 +817,7 @@ class Relay:
                 event(log, "relay_database_unavailable", logging.WARNING, error=type(exc).__name__)
                 if not self.inflight:
                     self.leader = False
-                await _wait(stop, backoff(2, a.retry_min_seconds, a.retry_max_seconds))
+                await sleep_or_stop(stop, backoff(2, a.retry_min_seconds, a.retry_max_seconds))
 
     async def _wait_any(self, stop: asyncio.Event, timeout: float, wake: bool) -> None:
         waiters = [asyncio.ensure_future(stop.wait())]
@@ -1107,7 +1099,7 @@ class UpdatePoller:
             try:
                 if not await self.leadership.try_acquire(UPDATES_LOCK):
                     self.leader = False
-                    await _wait(stop, max(a.poll_seconds, 1.0))
+                    await sleep_or_stop(stop, max(a.poll_seconds, 1.0))
                     continue
                 if not self.leader:
                     self.leader, prepared = True, False
@@ -1122,7 +1114,7 @@ class UpdatePoller:
                     prepared = True
                     self.failures = 0
                 if t.updates == "webhook":
-                    await _wait(stop, 30.0)  # Telegram calls us; the lock keeps setWebhook to one replica
+                    await sleep_or_stop(stop, 30.0)  # Telegram calls us; the lock keeps setWebhook to one replica
                     continue
                 async with self.pool.acquire() as conn:
                     offset = await outbox.get_state(conn, OFFSET_KEY)
@@ -1145,19 +1137,19 @@ class UpdatePoller:
                     async with self.pool.acquire() as conn:
                         await outbox.set_state(conn, OFFSET_KEY, u.update_id + 1)
             except RetryAfter as exc:
-                await _wait(stop, retry_after_seconds(exc))
+                await sleep_or_stop(stop, retry_after_seconds(exc))
             except Conflict as exc:
                 self.failures += 1
                 event(log, "telegram_updates_conflict", logging.WARNING, error=_clean(exc, t.token))
-                await _wait(stop, backoff(self.failures, max(a.retry_min_seconds, 1.0), a.retry_max_seconds))
+                await sleep_or_stop(stop, backoff(self.failures, max(a.retry_min_seconds, 1.0), a.retry_max_seconds))
             except TelegramError as exc:
                 self.failures += 1
                 event(log, "telegram_updates_failed", logging.WARNING, error=_clean(exc, t.token))
-                await _wait(stop, backoff(self.failures, a.retry_min_seconds, a.retry_max_seconds))
+                await sleep_or_stop(stop, backoff(self.failures, a.retry_min_seconds, a.retry_max_seconds))
             except outbox.TRANSIENT as exc:
                 event(log, "updates_database_unavailable", logging.WARNING, error=type(exc).__name__)
                 self.leader = False
-                await _wait(stop, backoff(2, a.retry_min_seconds, a.retry_max_seconds))
+                await sleep_or_stop(stop, backoff(2, a.retry_min_seconds, a.retry_max_seconds))
 
 
 # =========================================================================== escalation and operators
@@ -1177,7 +1169,7 @@ class Housekeeping:
             except outbox.TRANSIENT as exc:
                 event(log, "checks_database_unavailable", logging.WARNING, error=type(exc).__name__)
             self.kick.clear()
-            await _wait(stop, a.check_seconds, self.kick)
+            await sleep_or_stop(stop, a.check_seconds, self.kick)
 
     async def once(self) -> None:
         a = self.st.alerts
@@ -1237,7 +1229,7 @@ async def _supervise(name: str, factory, stop: asyncio.Event) -> None:
             failures += 1
             event(log, "notifier_task_failed", logging.ERROR, task=name, error=type(exc).__name__)
             log.debug("notifier task %s failed", name, exc_info=True)
-            await _wait(stop, min(30.0, 0.5 * 2 ** min(failures, 6)))
+            await sleep_or_stop(stop, min(30.0, 0.5 * 2 ** min(failures, 6)))
 
 
 class Notifier:
@@ -1266,7 +1258,7 @@ class Notifier:
             except outbox.TRANSIENT as exc:
                 failures += 1
                 event(log, "notifier_database_unavailable", logging.WARNING, error=type(exc).__name__)
-                await _wait(stop, backoff(failures, 0.5, 15.0))
+                await sleep_or_stop(stop, backoff(failures, 0.5, 15.0))
         return False
 
     async def run(self, stop: asyncio.Event) -> None:

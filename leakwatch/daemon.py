@@ -151,7 +151,9 @@ class Daemon:
                 tasks["collect"] = asyncio.create_task(
                     CollectRole(self.cfg, self.dsn, pool, sources, http, stop).run(), name="collect")
             if "match" in self.roles:
-                match_role = MatchRole(self.cfg, self.dsn, pool, self.executor, self.processes, stop,
+                # Two jobs in flight per worker process: while one is matched, the next is claimed
+                # and the last recorded, so the process never waits on a database round trip.
+                match_role = MatchRole(self.cfg, self.dsn, pool, self.executor, 2 * self.processes, stop,
                                        roster_version=self.roster_version)
                 tasks["match"] = asyncio.create_task(match_role.run(), name="match")
             if "notify" in self.roles:

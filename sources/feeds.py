@@ -49,6 +49,7 @@ import feedparser
 
 from leakwatch.http import Http, RateLimited, Response, SourceError, TooLarge, host_of
 from leakwatch.models import Item, Poll, SourceSettings
+from sources._options import bool_option, number_option, unknown_options, url_list_option
 
 log = logging.getLogger("leakwatch.sources.feeds")
 
@@ -65,57 +66,6 @@ _EXTENSIONS = {  # content type -> file name extension, for links whose path has
     "application/vnd.ms-excel": ".xls", "application/gzip": ".gz", "application/x-gzip": ".gz",
     "text/tab-separated-values": ".tsv", "application/sql": ".sql", "text/markdown": ".md",
 }
-
-
-# --------------------------------------------------------------------------- option helpers
-# (shared with sources.foi)
-
-def unknown_options(options: dict, known: set[str]) -> None:
-    extra = sorted(set(options) - known)
-    if extra:
-        raise ValueError(f"{extra[0]}: unknown option (known: {', '.join(sorted(known))})")
-
-
-def bool_option(options: dict, key: str, default: bool) -> bool:
-    value = options.get(key, default)
-    if not isinstance(value, bool):
-        raise ValueError(f"{key}: expected true or false (got {type(value).__name__})")
-    return value
-
-
-def int_option(options: dict, key: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
-    value = options.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{key}: expected an integer (got {type(value).__name__})")
-    if value < minimum or (maximum is not None and value > maximum):
-        raise ValueError(f"{key}: must be at least {minimum}" if maximum is None
-                         else f"{key}: must be between {minimum} and {maximum}")
-    return value
-
-
-def url_list_option(options: dict, key: str, base_url: str | None, default: list[str] | None) -> list[str]:
-    """A list of http(s) URLs, each absolute or relative to base_url; ValueError naming `key`."""
-    value = options.get(key, default)
-    if value is None:
-        raise ValueError(f"{key}: required (a list of feed URLs{', or set base_url' if default is not None else ''})")
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip() for v in value):
-        raise ValueError(f"{key}: expected a non-empty list of URLs")
-    out = []
-    for raw in value:
-        raw = raw.strip()
-        if raw.startswith(("http://", "https://")):
-            url = raw
-        elif base_url:
-            url = base_url.rstrip("/") + "/" + raw.lstrip("/")
-        else:
-            raise ValueError(f"{key}: {raw!r} is not an http:// or https:// URL (and no base_url to join it to)")
-        if not urlsplit(url).hostname:
-            raise ValueError(f"{key}: {raw!r} has no host")
-        if url not in out:
-            out.append(url)
-    return out
 
 
 # --------------------------------------------------------------------------- feed helpers
@@ -293,7 +243,7 @@ class FeedSource:
         default = [settings.base_url] if settings.base_url else None
         self.urls = url_list_option(opts, "urls", settings.base_url, default)
         self.fetch_links = bool_option(opts, "fetch_links", True)
-        self.max_entries = int_option(opts, "max_entries", 50, minimum=1)
+        self.max_entries = number_option(opts, "max_entries", 50, minimum=1, integer=True)
 
     async def poll(self, http: Http, cursor: dict | None) -> Poll:
         states = (cursor or {}).get("feeds") or {}

@@ -44,17 +44,15 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from leakwatch.http import Http, RateLimited, SourceError, host_of
 from leakwatch.models import Item, Poll, SourceSettings
+from sources._options import number_option, unknown_options, url_list_option
 from sources.feeds import (
     digest,
     entry_document,
     entry_id,
     fetch_feed,
-    int_option,
     parse_feed,
     permanent,
     published,
-    unknown_options,
-    url_list_option,
     validators,
 )
 
@@ -139,8 +137,8 @@ class FoiSource:
         unknown_options(opts, _OPTIONS)
         self.base = (settings.base_url or DEFAULT_BASE).rstrip("/")
         self.feeds = url_list_option(opts, "feeds", self.base, None)
-        self.max_entries = int_option(opts, "max_entries", 50, minimum=1)
-        self.max_attachments = int_option(opts, "max_attachments", 50, minimum=1)
+        self.max_entries = number_option(opts, "max_entries", 50, minimum=1, integer=True)
+        self.max_attachments = number_option(opts, "max_attachments", 50, minimum=1, integer=True)
         self.hosts = {urlsplit(self.base).hostname or ""} | {urlsplit(u).hostname or "" for u in self.feeds}
 
     async def poll(self, http: Http, cursor: dict | None) -> Poll:

@@ -33,6 +33,7 @@ from typing import ClassVar
 
 from leakwatch.http import Http
 from leakwatch.models import Item, Poll, SourceSettings
+from sources._options import number_option, unknown_options
 
 log = logging.getLogger("leakwatch.sources.folder")
 
@@ -84,9 +85,7 @@ class FolderSource:
     def __init__(self, settings: SourceSettings):
         self.settings = settings
         opts = settings.options
-        extra = sorted(set(opts) - _OPTIONS)
-        if extra:
-            raise ValueError(f"{extra[0]}: unknown option (known: {', '.join(sorted(_OPTIONS))})")
+        unknown_options(opts, _OPTIONS)
         raw = opts.get("path")
         if not isinstance(raw, str) or not raw.strip():
             raise ValueError("path: required (the folder to watch)")
@@ -103,14 +102,9 @@ class FolderSource:
         if self.done.exists() and not self.done.is_dir():
             raise ValueError(f"done_path: {done} exists and is not a directory")
         self.rejected = self.root / REJECTED
-        min_age = opts.get("min_age", 2)
-        if isinstance(min_age, bool) or not isinstance(min_age, (int, float)) or min_age < 0:
-            raise ValueError("min_age: expected a number of seconds, 0 or more")
-        self.min_age = float(min_age)
-        max_files = opts.get("max_files", 100)
-        if isinstance(max_files, bool) or not isinstance(max_files, int) or max_files < 1:
-            raise ValueError("max_files: expected an integer, 1 or more")
-        self.max_files = max_files
+        self.min_age = float(number_option(opts, "min_age", 2, minimum=0, expected="a number of seconds, 0 or more"))
+        self.max_files = number_option(opts, "max_files", 100, minimum=1, integer=True,
+                                       expected="an integer, 1 or more")
         # external id -> (path, size, mtime_ns) of files handed out and not yet moved
         self._pending: dict[str, tuple[Path, int, int]] = {}
 

@@ -22,12 +22,12 @@ import logging
 import re
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import ClassVar
 from urllib.parse import urlsplit
 
 from leakwatch.http import Http, Response, SourceError, TooLarge, parse_retry_after
 from leakwatch.models import Item, Poll, SourceSettings
+from sources._options import number_option, read_secret, unknown_options
 
 log = logging.getLogger("leakwatch.sources.gists")
 
@@ -36,29 +36,6 @@ PER_PAGE = 100
 API_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
 _OPTIONS = {"token_file", "max_pages"}
 _NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
-
-
-def _unknown(options: dict, known: set[str]) -> None:
-    extra = sorted(set(options) - known)
-    if extra:
-        raise ValueError(f"{extra[0]}: unknown option (known: {', '.join(sorted(known))})")
-
-
-def _read_secret(path_value, option: str) -> str:
-    if not isinstance(path_value, str) or not path_value:
-        raise ValueError(f"{option}: expected a file path")
-    path = Path(path_value)
-    try:
-        text = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        raise ValueError(f"{option}: file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{option}: cannot read {path} ({type(exc).__name__})") from None
-    if not text:
-        raise ValueError(f"{option}: file is empty: {path}")
-    if any(ch.isspace() for ch in text):
-        raise ValueError(f"{option}: the token must be one line without spaces: {path}")
-    return text
 
 
 def _parse_time(value) -> datetime | None:
@@ -86,12 +63,10 @@ class GistsSource:
     def __init__(self, settings: SourceSettings):
         self.settings = settings
         opts = settings.options
-        _unknown(opts, _OPTIONS)
-        max_pages = opts.get("max_pages", 30)
-        if isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1:
-            raise ValueError("max_pages: expected an integer of at least 1")
-        self.max_pages = max_pages
-        self.token = _read_secret(opts["token_file"], "token_file") if "token_file" in opts else None
+        unknown_options(opts, _OPTIONS)
+        self.max_pages = number_option(opts, "max_pages", 30, minimum=1, integer=True,
+                                       expected="an integer of at least 1")
+        self.token = read_secret(opts["token_file"], "token_file") if "token_file" in opts else None
         self.base = (settings.base_url or DEFAULT_BASE).rstrip("/")
 
     def __repr__(self) -> str:  # the token never reaches a log line

@@ -21,41 +21,18 @@ import hashlib
 import hmac
 import re
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import ClassVar
 from urllib.parse import quote
 
 from leakwatch.http import Http, SourceError
 from leakwatch.models import Item, Poll, SourceSettings
+from sources._options import read_secret, unknown_options
 
 DEFAULT_BASE = "https://haveibeenpwned.com"
 BREACH_PAGE = "https://haveibeenpwned.com/PwnedWebsites#{name}"
 _OPTIONS = {"api_key_file", "domains"}
 _DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def _unknown(options: dict, known: set[str]) -> None:
-    extra = sorted(set(options) - known)
-    if extra:
-        raise ValueError(f"{extra[0]}: unknown option (known: {', '.join(sorted(known))})")
-
-
-def _read_secret(path_value, option: str) -> str:
-    if not isinstance(path_value, str) or not path_value:
-        raise ValueError(f"{option}: expected a file path")
-    path = Path(path_value)
-    try:
-        text = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        raise ValueError(f"{option}: file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{option}: cannot read {path} ({type(exc).__name__})") from None
-    if not text:
-        raise ValueError(f"{option}: file is empty: {path}")
-    if any(ch.isspace() for ch in text):
-        raise ValueError(f"{option}: the key must be one line without spaces: {path}")
-    return text
 
 
 def _parse_time(value) -> datetime | None:
@@ -78,10 +55,10 @@ class HibpSource:
     def __init__(self, settings: SourceSettings):
         self.settings = settings
         opts = settings.options
-        _unknown(opts, _OPTIONS)
+        unknown_options(opts, _OPTIONS)
         if "api_key_file" not in opts:
             raise ValueError("api_key_file: required (a file holding the HIBP API key)")
-        self._key = _read_secret(opts["api_key_file"], "api_key_file")
+        self._key = read_secret(opts["api_key_file"], "api_key_file", what="key")
         domains = opts.get("domains", [])
         if not isinstance(domains, list) or not all(isinstance(d, str) for d in domains):
             raise ValueError("domains: expected a list of domain names")

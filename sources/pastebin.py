@@ -26,6 +26,7 @@ from typing import ClassVar
 
 from leakwatch.http import Http, SourceError, TooLarge
 from leakwatch.models import Item, Poll, SourceSettings
+from sources._options import number_option, unknown_options
 
 log = logging.getLogger("leakwatch.sources.pastebin")
 
@@ -43,23 +44,6 @@ _ERROR_MAX = 300  # Pastebin's error bodies are short; a longer body is a paste 
 _OPTIONS = {"limit", "pace", "max_poll_seconds"}
 
 
-def _number(options: dict, key: str, default, *, minimum: float, maximum: float | None = None,
-            integer: bool = False):
-    value = options.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
-        raise ValueError(f"{key}: expected {'an integer' if integer else 'a number'} (got {type(value).__name__})")
-    if value < minimum or (maximum is not None and value > maximum):
-        bounds = f"at least {minimum}" if maximum is None else f"between {minimum} and {maximum}"
-        raise ValueError(f"{key}: must be {bounds}")
-    return value
-
-
-def _unknown(options: dict, known: set[str]) -> None:
-    extra = sorted(set(options) - known)
-    if extra:
-        raise ValueError(f"{extra[0]}: unknown option (known: {', '.join(sorted(known))})")
-
-
 def _error_body(body: bytes, marker: bytes) -> bool:
     return len(body) <= _ERROR_MAX and marker in body
 
@@ -70,12 +54,12 @@ class PastebinSource:
     def __init__(self, settings: SourceSettings):
         self.settings = settings
         opts = settings.options
-        _unknown(opts, _OPTIONS)
-        self.limit = int(_number(opts, "limit", 100, minimum=1, maximum=MAX_LIMIT, integer=True))
-        self.pace = float(_number(opts, "pace", 1.0, minimum=0))
+        unknown_options(opts, _OPTIONS)
+        self.limit = int(number_option(opts, "limit", 100, minimum=1, maximum=MAX_LIMIT, integer=True))
+        self.pace = float(number_option(opts, "pace", 1.0, minimum=0))
         # A poll stops fetching after this long and hands back what it has (more=True); the rest
         # waits in the cursor. At the courtesy pace a full listing takes longer than one poll may.
-        self.max_poll_seconds = float(_number(opts, "max_poll_seconds", 45.0, minimum=1))
+        self.max_poll_seconds = float(number_option(opts, "max_poll_seconds", 45.0, minimum=1))
         self.base = (settings.base_url or DEFAULT_BASE).rstrip("/")
 
     # ------------------------------------------------------------------ listing

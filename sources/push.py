@@ -18,41 +18,17 @@ import hmac
 import json
 import re
 from datetime import datetime, timezone
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import PurePosixPath, PureWindowsPath
 from typing import ClassVar
 
 from leakwatch.models import Item, SourceSettings
+from sources._options import number_option, read_secret, unknown_options
 
 _OPTIONS = {"token_file", "max_items"}
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_ID = 512
 MAX_NAME = 255
 MAX_URL = 2048
-
-
-def _unknown(options: dict, known: set[str]) -> None:
-    extra = sorted(set(options) - known)
-    if extra:
-        raise ValueError(f"{extra[0]}: unknown option (known: {', '.join(sorted(known))})")
-
-
-def _read_secret(path_value, option: str) -> str:
-    if not isinstance(path_value, str) or not path_value:
-        raise ValueError(f"{option}: expected a file path")
-    path = Path(path_value)
-    try:
-        text = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        raise ValueError(f"{option}: file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{option}: cannot read {path} ({type(exc).__name__})") from None
-    if not text:
-        raise ValueError(f"{option}: file is empty: {path}")
-    if any(ch.isspace() for ch in text):
-        raise ValueError(f"{option}: the token must be one line without spaces: {path}")
-    if len(text) < 16:
-        raise ValueError(f"{option}: the token is too short (at least 16 characters): {path}")
-    return text
 
 
 def _printable(text: str) -> bool:
@@ -65,14 +41,12 @@ class PushJsonLines:
     def __init__(self, settings: SourceSettings):
         self.settings = settings
         opts = settings.options
-        _unknown(opts, _OPTIONS)
+        unknown_options(opts, _OPTIONS)
         if "token_file" not in opts:
             raise ValueError("token_file: required (a file holding the bearer token callers send)")
-        self._token = _read_secret(opts["token_file"], "token_file").encode()
-        max_items = opts.get("max_items", 1000)
-        if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1:
-            raise ValueError("max_items: expected an integer of at least 1")
-        self.max_items = max_items
+        self._token = read_secret(opts["token_file"], "token_file", min_length=16).encode()
+        self.max_items = number_option(opts, "max_items", 1000, minimum=1, integer=True,
+                                       expected="an integer of at least 1")
 
     def __repr__(self) -> str:  # the token never reaches a log line
         return f"PushJsonLines({self.settings.name!r})"

@@ -46,6 +46,7 @@ from typing import ClassVar
 
 from leakwatch.http import Http, SourceError, host_of
 from leakwatch.models import Item, Poll, SourceSettings
+from sources._options import number_option, unknown_options
 
 log = logging.getLogger("leakwatch.sources.ransomware")
 
@@ -106,12 +107,9 @@ class _TrackerSource:
 
     def __init__(self, settings: SourceSettings):
         self.settings = settings
-        opts = dict(settings.options)
-        backfill = opts.pop("backfill_days", 7)
-        if opts:
-            raise ValueError(f"{sorted(opts)[0]}: unknown option (known: backfill_days)")
-        if isinstance(backfill, bool) or not isinstance(backfill, (int, float)) or backfill < 0:
-            raise ValueError("backfill_days: expected a number of days, 0 or more")
+        opts = settings.options
+        unknown_options(opts, {"backfill_days"})
+        backfill = number_option(opts, "backfill_days", 7, minimum=0, expected="a number of days, 0 or more")
         self.backfill = timedelta(days=backfill)
         self.base = (settings.base_url or self.default_base).rstrip("/")
 

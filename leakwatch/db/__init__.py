@@ -18,6 +18,13 @@ from leakwatch.errors import ConfigError, SchemaError
 _BLOCK = re.compile(r"^-- ([a-z_][a-z0-9_]*) --$", re.M)
 MIGRATION_LOCK = "leakwatch.migrate"
 
+# Errors after which the pool reconnects by itself: the caller backs off and tries again.
+# InternalClientError is what asyncpg raises when the server drops the connection in the middle
+# of a transaction ("cannot switch to state ...; another operation is in progress").
+TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+             asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError, asyncpg.InternalClientError,
+             TimeoutError)
+
 
 @cache
 def queries() -> dict[str, str]:

@@ -14,7 +14,6 @@ escalation and operator-alert rate limits. Only refs, counts and public words ar
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from datetime import datetime, timezone
 import asyncpg
 
 from leakwatch.db import q
+from leakwatch.db.locks import AdvisoryLocks
 from leakwatch.db.pipeline import TRANSIENT as _PIPELINE_TRANSIENT
 from leakwatch.models import Severity
 
@@ -392,7 +392,7 @@ async def operator_conditions(conn, conditions: dict[str, str | None], *, every_
 
 # --------------------------------------------------------------------------- singletons
 
-class Leadership:
+class Leadership(AdvisoryLocks):
     """Cluster-wide singletons (the relay, the update poller): session advisory locks held on
     one dedicated connection, which also LISTENs for new outbox rows.
 
@@ -401,67 +401,18 @@ class Leadership:
     """
 
     def __init__(self, dsn: str):
-        self.dsn = dsn
-        self.conn: asyncpg.Connection | None = None
-        self.held: set[str] = set()
+        super().__init__(dsn, "leakwatch.alerts")
         self._listeners: list = []
-        self._busy = asyncio.Lock()  # one connection, several tasks: one query at a time
 
-    async def _connection(self) -> asyncpg.Connection:
-        if self.conn is None or self.conn.is_closed():
-            self.held.clear()
-            self.conn = await asyncpg.connect(self.dsn, timeout=10)
-            for cb in self._listeners:
-                await self.conn.add_listener(NOTIFY_CHANNEL, cb)
-        return self.conn
+    async def _connected(self, conn: asyncpg.Connection) -> None:
+        for cb in self._listeners:
+            await conn.add_listener(NOTIFY_CHANNEL, cb)
 
     def on_notify(self, callback) -> None:
         """Call `callback()` when an outbox row is committed (a hint: the relay also polls)."""
         def cb(*_args):
             callback()
         self._listeners.append(cb)
-
-    async def try_acquire(self, name: str) -> bool:
-        async with self._busy:
-            if name in self.held and await self._alive():
-                return True
-            conn = await self._connection()
-            got = await conn.fetchval("SELECT pg_try_advisory_lock(hashtext('leakwatch.alerts'), hashtext($1))",
-                                      name, timeout=10)
-            if got:
-                self.held.add(name)
-            return bool(got)
-
-    async def alive(self) -> bool:
-        async with self._busy:
-            return await self._alive()
-
-    async def _alive(self) -> bool:
-        if self.conn is None or self.conn.is_closed():
-            self.held.clear()
-            return False
-        try:
-            await self.conn.fetchval("SELECT 1", timeout=5)
-            return True
-        except TRANSIENT:
-            self.held.clear()
-            self.conn.terminate()
-            self.conn = None
-            return False
-
-    async def release_all(self) -> None:
-        async with self._busy:
-            await self._release_all()
-
-    async def _release_all(self) -> None:
-        if self.conn is not None and not self.conn.is_closed():
-            try:
-                await self.conn.execute("SELECT pg_advisory_unlock_all()", timeout=5)
-                await self.conn.close(timeout=5)
-            except TRANSIENT:
-                self.conn.terminate()
-        self.conn = None
-        self.held.clear()
 
 
 async def create_pool(dsn: str, *, max_size: int = 4) -> asyncpg.Pool:

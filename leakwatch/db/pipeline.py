@@ -20,7 +20,8 @@ from datetime import datetime
 
 import asyncpg
 
-from leakwatch.db import q
+from leakwatch.db import TRANSIENT, q  # TRANSIENT re-exported: the roles catch store.TRANSIENT
+from leakwatch.db.locks import AdvisoryLocks
 from leakwatch.models import Item
 
 
@@ -215,63 +216,12 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
                                      max_inactive_connection_lifetime=300)
 
 
-# Errors after which the pool reconnects by itself: the caller backs off and tries again.
-# InternalClientError is what asyncpg raises when the server drops the connection in the middle
-# of a transaction ("cannot switch to state ...; another operation is in progress").
-TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-             asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError, asyncpg.InternalClientError,
-             TimeoutError)
+class SourceLock(AdvisoryLocks):
+    """Per-source singletons: the replica that holds a source's lock is the one that polls it.
 
-
-class SourceLock:
-    """Per-source singletons: session advisory locks held on one dedicated connection.
-
-    If the connection drops, every lock on it is gone; `alive()` tells the collector to stop
-    polling and try to re-acquire.
+    If the lock's connection drops, `alive()` tells the collector to stop polling and try to
+    re-acquire.
     """
 
     def __init__(self, dsn: str):
-        self.dsn = dsn
-        self.conn: asyncpg.Connection | None = None
-        self.held: set[str] = set()
-
-    async def _connection(self) -> asyncpg.Connection:
-        if self.conn is None or self.conn.is_closed():
-            self.held.clear()
-            self.conn = await asyncpg.connect(self.dsn, timeout=10)
-        return self.conn
-
-    async def try_acquire(self, name: str) -> bool:
-        if name in self.held and await self.alive():
-            return True
-        conn = await self._connection()
-        got = await conn.fetchval("SELECT pg_try_advisory_lock(hashtext('leakwatch.source'), hashtext($1))", name)
-        if got:
-            self.held.add(name)
-        return bool(got)
-
-    async def alive(self) -> bool:
-        if self.conn is None or self.conn.is_closed():
-            self.held.clear()
-            return False
-        try:
-            await self.conn.fetchval("SELECT 1", timeout=5)
-            return True
-        except TRANSIENT:
-            self.held.clear()
-            try:
-                self.conn.terminate()
-            except Exception:
-                pass
-            self.conn = None
-            return False
-
-    async def release_all(self) -> None:
-        if self.conn is not None and not self.conn.is_closed():
-            try:
-                await self.conn.execute("SELECT pg_advisory_unlock_all()", timeout=5)
-                await self.conn.close(timeout=5)
-            except TRANSIENT:
-                self.conn.terminate()
-        self.conn = None
-        self.held.clear()
+        super().__init__(dsn, "leakwatch.source")

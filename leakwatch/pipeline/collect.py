@@ -16,13 +16,13 @@ import logging
 import time
 from datetime import datetime, timezone
 
+from leakwatch.aio import sleep_or_stop
 from leakwatch.config import Config
 from leakwatch.db import pipeline as store
 from leakwatch.http import Http, RateLimited, SourceError, backoff
 from leakwatch.log import event
 from leakwatch.metrics import DB_ERRORS, FETCHED, POLLS, SOURCE_ERRORS, SOURCE_FAILING, SOURCE_LAST_SUCCESS
 from leakwatch.models import Poll
-from leakwatch.pipeline.match import sleep_or_stop
 
 log = logging.getLogger("leakwatch.collect")
 
@@ -37,8 +37,7 @@ class CollectRole:
         self.sources = [s for s in sources if hasattr(s, "poll")]
         self.http = http
         self.stop = stop
-        self.lock = store.SourceLock(dsn)
-        self._lock_guard = asyncio.Lock()  # one connection: one query at a time
+        self.lock = store.SourceLock(dsn)  # one connection for all sources; its queries run one at a time
 
     async def run(self) -> None:
         if not self.sources:
@@ -53,16 +52,14 @@ class CollectRole:
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            async with self._lock_guard:
-                await self.lock.release_all()
+            await self.lock.release_all()
 
     async def _holds(self, name: str) -> bool:
-        async with self._lock_guard:
-            try:
-                return await self.lock.try_acquire(name)
-            except store.TRANSIENT:
-                DB_ERRORS.labels("collect").inc()
-                return False
+        try:
+            return await self.lock.try_acquire(name)
+        except store.TRANSIENT:
+            DB_ERRORS.labels("collect").inc()
+            return False
 
     async def _loop(self, src) -> None:
         """Poll one source until stopped. Nothing a source or its data does may end this loop."""

@@ -19,6 +19,7 @@ import uuid
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 
+from leakwatch.aio import sleep_or_stop
 from leakwatch.db import pipeline as store
 from leakwatch.config import Config
 from leakwatch.http import backoff
@@ -34,17 +35,6 @@ JANITOR_EVERY = 3600.0  # seconds between retention passes
 
 def worker_id(role: str) -> str:
     return f"{role}:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-async def sleep_or_stop(stop: asyncio.Event, seconds: float, wake: asyncio.Event | None = None) -> None:
-    waits = [asyncio.ensure_future(stop.wait())]
-    if wake is not None:
-        waits.append(asyncio.ensure_future(wake.wait()))
-    try:
-        await asyncio.wait(waits, timeout=max(0.0, seconds), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waits:
-            w.cancel()
 
 
 class MatchRole:

@@ -148,7 +148,12 @@ async def test_status_and_ack_commands(db_dsn, tmp_path):
                 await tg.wait_for(lambda: len(replies()) == 4, what="the unknown-id reply")
                 status, refusal, ack, unknown = replies()
                 state = await conn.fetchval("SELECT state FROM alerts WHERE id = $1", alert_id)
-                offset = await conn.fetchval("SELECT value FROM telegram_state WHERE key = 'update_offset'")
+                # The offset is stored once the handler of the last update returns, after its reply.
+                for _ in range(100):
+                    offset = await conn.fetchval("SELECT value FROM telegram_state WHERE key = 'update_offset'")
+                    if offset == 5:
+                        break
+                    await asyncio.sleep(0.05)
     assert status["chat_id"] == -100200300
     assert "\u274c gists: no success yet, 6 failures in a row" in status["text"]
     assert "\u2705 pastebin: last success" in status["text"]

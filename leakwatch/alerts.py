@@ -31,6 +31,7 @@ import logging
 import os
 import random
 import re
+import re
 import time
 import uuid
 from collections import Counter as Tally
@@ -862,8 +863,10 @@ class Relay:
         mark = _Started()
         _started.set(mark)
         composed = compose(row, alerts, sources, self.st.public_url)
-        channel = self.channels[row["channel"]]
-        if composed is None:
+        channel = self.channels.get(row["channel"])
+        if channel is None:  # queued for a channel this configuration no longer has
+            outcome = Outcome("dead", error=f"channel {row['channel']!r} is not configured here")
+        elif composed is None:
             outcome = Outcome("dead", error="its alert no longer exists")
         else:
             text, buttons = composed
@@ -925,6 +928,9 @@ class Relay:
 
 # =========================================================================== updates: buttons, commands
 
+_ALERT_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits that fit a bigint ("²" is a digit to str.isdigit)
+
+
 def _actor(user) -> str:
     if user is None:
         return "someone"
@@ -948,10 +954,18 @@ class UpdateHandler:
         return user is not None and user.id in self.st.telegram.allowed_users
 
     async def handle(self, update: Update) -> None:
-        if update.callback_query is not None:
-            await self._callback(update)
-        elif update.effective_message is not None and (update.effective_message.text or "").startswith("/"):
-            await self._command(update)
+        """Handle one update. Only a database outage propagates (the update is then retried);
+        anything else one update causes is logged and the update skipped, so that one odd
+        message cannot stop every button and command that comes after it."""
+        try:
+            if update.callback_query is not None:
+                await self._callback(update)
+            elif update.effective_message is not None and (update.effective_message.text or "").startswith("/"):
+                await self._command(update)
+        except outbox.TRANSIENT:
+            raise
+        except Exception as exc:
+            event(log, "telegram_update_failed", logging.ERROR, update_id=update.update_id, error=type(exc).__name__)
 
     async def _answer(self, query_id: str, text: str, alert: bool = False) -> None:
         try:
@@ -1020,7 +1034,7 @@ class UpdateHandler:
         if command == "/status":
             await self._reply(msg.chat_id, await self.status_text())
         elif command == "/ack":
-            if len(parts) < 2 or not parts[1].lstrip("#").isdigit():
+            if len(parts) < 2 or not _ALERT_ID.fullmatch(parts[1].lstrip("#")):
                 await self._reply(msg.chat_id, "Usage: /ack ID (the alert number, e.g. /ack 12)")
                 return
             alert_id = int(parts[1].lstrip("#"))

@@ -275,7 +275,12 @@ def _daemon(args, cfg: Config, roles: set[str]) -> int:
 
     from leakwatch.daemon import Daemon
 
+    import signal
+
     setup_logging(cfg.log_format, cfg.log_level, stream=sys.stdout)
+    # Until the event loop takes SIGTERM over, it ends start-up at once (as PID 1 in a container
+    # the default action would be ignored, and the pod would wait out its grace period).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_OK))
     dsn = resolve_dsn(cfg)
     if getattr(args, "migrate", False):
         cmd_db_migrate(args, cfg)

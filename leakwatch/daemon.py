@@ -77,7 +77,9 @@ class Daemon:
         self.roster_version = asyncio.run(version())
         ctx = asyncio.run(load_context(self.cfg, self.hasher))
         work.install(Scanner(ctx), limits_from(self.cfg))
-        self.processes = self.cfg.pipeline.match_workers or os.cpu_count() or 1
+        # Default: the CPUs this process may run on (in a container, set match_workers to the pod's
+        # CPU limit: the node's count is no guide).
+        self.processes = self.cfg.pipeline.match_workers or len(os.sched_getaffinity(0)) or 1
         # The roster index stays shared copy-on-write only if the collector does not touch its
         # objects: freeze them out of the garbage collector's generations before forking.
         gc.collect()
@@ -172,7 +174,9 @@ class Daemon:
                     log.error("role_failed", exc_info=t.exception(), extra={"fields": {"role": name}})
             stop.set()
             event(log, "stopping")
-            done, pending = await asyncio.wait(tasks.values(), timeout=self.cfg.pipeline.shutdown_grace + 3)
+            # The roles give in-flight work shutdown_grace (20 s by default) and then hand it back;
+            # with the web server and pool closing after, the process is gone within 25 s.
+            done, pending = await asyncio.wait(tasks.values(), timeout=self.cfg.pipeline.shutdown_grace + 1)
             for t in pending:
                 t.cancel()
             await asyncio.gather(*tasks.values(), return_exceptions=True)
@@ -185,7 +189,7 @@ class Daemon:
             if runner is not None:
                 await runner.cleanup()
             try:
-                await asyncio.wait_for(pool.close(), timeout=3)
+                await asyncio.wait_for(pool.close(), timeout=2)
             except (asyncio.TimeoutError, *store.TRANSIENT):
                 pool.terminate()
             if install_signals:

@@ -99,7 +99,7 @@ def make_app(pool, push_sources: list | None = None, extra_routes=()) -> web.App
 
 async def start_web(app: web.Application, listen: str) -> web.AppRunner:
     host, _, port = listen.rpartition(":")
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=2)
     await runner.setup()
     site = web.TCPSite(runner, host.strip("[]"), int(port))
     await site.start()

@@ -139,7 +139,8 @@ class LeaseLost(Exception):
 
 async def finish_job(conn, job: Job, owner: str, result: dict | None, *, severity: int,
                      duplicate_of_job: int | None = None, duplicate_of_finding: int | None = None,
-                     on_finding=None, rejections: list[str] | None = None) -> int | None:
+                     on_finding=None, rejections: list[str] | None = None,
+                     roster_version: int = 0) -> int | None:
     """Record the outcome in one transaction: the finding (if any), the job done, the body dropped
     when there is no finding. Returns the finding id. Raises LeaseLost if the lease was lost.
 
@@ -147,7 +148,7 @@ async def finish_job(conn, job: Job, owner: str, result: dict | None, *, severit
     """
     async with conn.transaction():
         done = await conn.fetchval(q("finish_job"), job.id, owner, severity, duplicate_of_job,
-                                   _json(rejections[:20]) if rejections else None)
+                                   _json(rejections[:20]) if rejections else None, roster_version)
         if done is None:
             raise LeaseLost(job.id)
         finding_id = None

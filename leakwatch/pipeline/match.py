@@ -78,7 +78,8 @@ class MatchRole:
     async def _shutdown(self, tasks, grace: float) -> None:
         """Stop claiming; give in-flight matches `grace` seconds, then hand back what is left."""
         slots = tasks[: self.slots]
-        done, pending = await asyncio.wait(slots, timeout=grace)
+        # Leave time within the daemon's budget to hand back what is left (release: 3 s at most).
+        done, pending = await asyncio.wait(slots, timeout=max(1.0, grace - 4))
         for t in pending:
             t.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
@@ -88,10 +89,10 @@ class MatchRole:
         if self.held:
             ids = list(self.held)
             try:
-                async with self.pool.acquire() as conn:
+                async with self.pool.acquire(timeout=3) as conn:
                     await store.release_jobs(conn, self.owner, ids)
                 event(log, "jobs_released", count=len(ids))
-            except store.TRANSIENT:
+            except (*store.TRANSIENT, asyncio.TimeoutError):
                 event(log, "jobs_release_failed", logging.WARNING, count=len(ids),
                       note="their leases expire and another worker takes them")
             self.held.clear()
@@ -176,8 +177,9 @@ class MatchRole:
                 await self._fail(job, f"recording the outcome failed: {type(exc).__name__}")
             except Exception:
                 pass  # the lease runs out and the job is claimed again
-        finally:
-            self.held.pop(job.id, None)
+        except asyncio.CancelledError:
+            raise  # shutdown cut this match short: the job stays held and is handed back
+        self.held.pop(job.id, None)
 
     async def _finish(self, job, result, *, severity, dup_job=None, dup_finding=None, rejections=()) -> None:
         for attempt in range(3):
@@ -185,7 +187,8 @@ class MatchRole:
                 async with self.pool.acquire() as conn:
                     await store.finish_job(conn, job, self.owner, result, severity=severity,
                                            duplicate_of_job=dup_job, duplicate_of_finding=dup_finding,
-                                           on_finding=self.on_finding, rejections=list(rejections))
+                                           on_finding=self.on_finding, rejections=list(rejections),
+                                           roster_version=self.roster_version)
                 return
             except store.TRANSIENT:
                 if attempt == 2:
@@ -210,8 +213,10 @@ class MatchRole:
             try:
                 async with self.pool.acquire() as conn:
                     await store.extend_leases(conn, self.owner, list(self.held), s.lease_seconds)
-            except store.TRANSIENT:
+            except Exception as exc:  # too many connections, a failover, a bug: next beat tries again
                 DB_ERRORS.labels("match").inc()
+                if not isinstance(exc, store.TRANSIENT):
+                    log.error("heartbeat_failed", exc_info=True)
 
     async def _watch(self) -> None:
         """Queue gauges every few seconds; retention hourly; a re-imported roster stops the role for a reload."""
@@ -237,6 +242,8 @@ class MatchRole:
                     self.roster_changed = True
                     self.stop.set()
                     return
-            except store.TRANSIENT:
+            except Exception as exc:  # gauges, retention and the roster check run again in 5 s
                 DB_ERRORS.labels("match").inc()
+                if not isinstance(exc, store.TRANSIENT):
+                    log.error("watch_failed", exc_info=True)
             await asyncio.sleep(5.0)

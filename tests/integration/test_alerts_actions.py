@@ -260,3 +260,24 @@ async def test_wait_until_helper_fails_loudly():
     """The polling helper used by these tests raises when the condition never holds."""
     with pytest.raises(AssertionError):
         await wait_until(lambda: False, timeout=0.1, what="never")
+
+
+async def test_odd_ack_ids_do_not_stop_the_commands_that_follow(db_dsn, tmp_path):
+    """"/ack ²" (a digit to str.isdigit) and an id beyond bigint get the usage line; the next /ack works."""
+    async with fake_telegram() as tg:
+        cfg = make_cfg(tmp_path, tg.url)
+        async with connect(db_dsn) as conn:
+            async with notifier(cfg, db_dsn):
+                alert_id = await _paged(tg, conn, cfg, ROWS[40:44], Severity.CRITICAL)
+
+                def replies():
+                    return [m for m in tg.messages if m["chat_id"] == -100200301]
+
+                tg.say(ALLOWED, "/ack \u00b2", chat_id=-100200301)
+                tg.say(ALLOWED, "/ack 99999999999999999999", chat_id=-100200301)
+                tg.say(ALLOWED, f"/ack {alert_id}", chat_id=-100200301)
+                await tg.wait_for(lambda: len(replies()) == 3, what="three replies")
+                state = await conn.fetchval("SELECT state FROM alerts WHERE id = $1", alert_id)
+    usage = [m["text"] for m in replies()[:2]]
+    assert all(t.startswith("Usage: /ack ID") for t in usage), usage
+    assert replies()[2]["text"] == f"Alert #{alert_id} acknowledged." and state == "acknowledged"

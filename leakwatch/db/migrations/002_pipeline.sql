@@ -53,6 +53,7 @@ CREATE TABLE IF NOT EXISTS match_jobs (
     last_error   text,
     severity     smallint,                -- the outcome (leakwatch.models.Severity), set when done
     rejections   jsonb,                   -- extraction limits breached (kept when there is no finding)
+    roster_version integer,               -- roster_imports.id the outcome was reached under
     duplicate_of bigint REFERENCES match_jobs (id),  -- same content matched by an earlier job
     created_at   timestamptz NOT NULL DEFAULT now(),
     started_at   timestamptz,

@@ -64,7 +64,7 @@ SELECT d.id, d.source, d.name, d.url, d.body, d.fetched_at FROM documents d WHER
 SELECT j.id AS job_id, j.severity, f.id AS finding_id
 FROM match_jobs j LEFT JOIN findings f ON f.job_id = j.id
 WHERE j.content_hash = $1 AND j.state = 'done' AND j.duplicate_of IS NULL AND j.id <> $2
-  AND j.done_at > (SELECT coalesce(max(imported_at), '-infinity') FROM roster_imports)  -- same roster
+  AND j.roster_version = (SELECT coalesce(max(id), 0) FROM roster_imports)  -- matched against this roster
 ORDER BY j.id DESC LIMIT 1;
 
 -- extend_leases --
@@ -75,7 +75,7 @@ WHERE id = ANY($2::bigint[]) AND lease_owner = $1 AND state = 'running';
 -- Only the lease holder may finish: a worker whose lease expired (and whose job another
 -- took over) finishes nothing, and its transaction is rolled back.
 UPDATE match_jobs SET state = 'done', severity = $3, duplicate_of = $4, done_at = now(),
-       lease_owner = NULL, lease_until = NULL, last_error = NULL, rejections = $5
+       lease_owner = NULL, lease_until = NULL, last_error = NULL, rejections = $5, roster_version = $6
 WHERE id = $1 AND lease_owner = $2 AND state = 'running'
 RETURNING id;
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -61,6 +62,20 @@ def _credential_token(cred: dict) -> str:
     return "c-" + hashlib.sha256(f"credential\0{who}".encode()).hexdigest()[:16]
 
 
+_SUPPLIER = re.compile(r"a supplier on the watch list \((.{1,200}?)\) named on a ransomware leak site")
+
+
+def _supplier_tokens(reasons) -> set[str]:
+    """A supplier named on a leak site is the same event on every tracker that lists it: one
+    token per supplier, so a second tracker's posting is a sighting, not a second page."""
+    out = set()
+    for r in reasons or []:
+        m = _SUPPLIER.search(r) if isinstance(r, str) else None
+        if m:
+            out.add("p-" + hashlib.sha256(f"supplier\0{m.group(1).casefold()}".encode()).hexdigest()[:16])
+    return out
+
+
 def _staff_entry(s: dict) -> dict:
     return {"ref": s["ref"], "kinds": sorted(s.get("kinds") or []), "rank": s.get("rank") or None,
             "unit": s.get("unit") or None, "sensitive": bool(s.get("sensitive")), "leaver": bool(s.get("leaver"))}
@@ -89,7 +104,7 @@ async def on_finding(conn, finding_id: int, *, threshold: int = Severity.HIGH, s
     creds = [c for c in _load(f["credentials"]) if isinstance(c, dict)]
     people = {s["ref"]: _staff_entry(s) for s in staff}
     cred_tokens = {_credential_token(c) for c in creds}
-    tokens = sorted(set(people) | cred_tokens)
+    tokens = sorted(set(people) | cred_tokens | _supplier_tokens(_load(f["reasons"])))
     digest = hashlib.sha256("\n".join(tokens).encode()).digest()
 
     async def known():

@@ -174,3 +174,36 @@ async def test_finding_and_page_are_one_transaction(db_dsn, tmp_path):
                 raise RuntimeError("the match worker died before commit")
         assert await conn.fetchval("SELECT count(*) FROM alerts") == 0
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_a_supplier_listed_on_two_trackers_pages_once(db_dsn, tmp_path):
+    """The same supplier posting seen on ransomwatch and ransomware.live is one alert, one page."""
+    import uuid
+
+    from leakwatch.alerts import finding_hook
+    from leakwatch.db.pipeline import claim_jobs, ensure_source, finish_job, store_poll
+    from leakwatch.models import Item
+
+    async def supplier_finding(conn, cfg, source: str) -> int:
+        await ensure_source(conn, source, source)
+        body = f"ransomware group: synthgroup\nvictim: Northgate Card Systems Ltd\n-- {uuid.uuid4().hex}\n"
+        await store_poll(conn, source, [Item(uuid.uuid4().hex, body.encode(), "post.txt", None)], None)
+        (job,) = await claim_jobs(conn, "test-matcher", 1, 60)
+        result = {"severity": int(Severity.HIGH), "score": 0.0, "staff": [], "credentials": [],
+                  "reasons": ["a supplier on the watch list (Northgate Card Systems) named on a ransomware "
+                              "leak site (group: synthgroup)", "severity: a supplier named on a ransomware leak site"],
+                  "parts": [], "rejections": []}
+        return await finish_job(conn, job, "test-matcher", result, severity=int(Severity.HIGH),
+                                on_finding=finding_hook(cfg))
+
+    async with fake_telegram() as tg:
+        cfg = make_cfg(tmp_path, tg.url)
+        async with connect(db_dsn) as conn:
+            await supplier_finding(conn, cfg, "ransomwatch")
+            await supplier_finding(conn, cfg, "ransomware_live")
+            async with notifier(cfg, db_dsn):
+                await tg.wait_for(lambda: len(tg.messages) >= 1, what="the page")
+                await asyncio.sleep(1.0)  # room for a second page, were one queued
+            alerts = await conn.fetch("SELECT id, seen_count FROM alerts")
+    assert len(alerts) == 1 and alerts[0]["seen_count"] == 2
+    assert len(tg.messages) == 1

@@ -156,7 +156,10 @@ def scan_files(files: list[tuple[Path, str]], scanner: Scanner, limits: "Limits"
         for item in items:
             yield _scan_one(item)
         return
-    with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+    from leakwatch.pipeline.work import die_with_parent
+
+    with ProcessPoolExecutor(workers, mp_context=get_context("fork"), initializer=die_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         # Biggest files are scanned first; results are held until their turn in input order.
         where: list[tuple[object, int]] = [None] * len(items)  # type: ignore[list-item]
         for batch in _batches(items):

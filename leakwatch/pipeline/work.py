@@ -20,9 +20,9 @@ def install(scanner, limits) -> None:
     _scanner, _limits = scanner, limits
 
 
-def init_worker(parent: int) -> None:
-    """In each worker process: die with the parent. A forked worker holds both ends of its task
-    pipe, so it would never see the parent go (kill -9, OOM) and would live on as an orphan."""
+def die_with_parent(parent: int) -> None:
+    """In a forked worker process: die with the parent. A forked pool worker holds both ends of
+    its task pipe, so it would never see the parent go (kill -9, OOM) and would live on as an orphan."""
     import ctypes
     import os
     import signal
@@ -34,7 +34,14 @@ def init_worker(parent: int) -> None:
         pass  # not Linux: the parent's shutdown still ends the pool
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(0)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the daemon, which stops the pool
+
+
+def init_worker(parent: int) -> None:
+    """Match worker start-up: die with the daemon; leave Ctrl-C to the daemon, which stops the pool."""
+    import signal
+
+    die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def warm(_: int = 0) -> int:

@@ -91,3 +91,23 @@ def read_secret(path_value, option: str, *, what: str = "token", min_length: int
     if len(text) < min_length:
         raise ValueError(f"{option}: the {what} is too short (at least {min_length} characters): {path}")
     return text
+
+
+def parse_time(value) -> "datetime | None":
+    """An ISO-8601 time from an upstream's JSON (naive means UTC); None when absent or unreadable."""
+    from datetime import datetime, timezone
+
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def iso(when) -> str:
+    """`2026-11-26T09:30:00Z`, the form GitHub and HIBP use."""
+    from datetime import timezone
+
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

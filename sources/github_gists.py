@@ -21,13 +21,15 @@ from __future__ import annotations
 import logging
 import re
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import ClassVar
 from urllib.parse import urlsplit
 
 from leakwatch.http import Http, Response, SourceError, TooLarge, parse_retry_after
 from leakwatch.models import Item, Poll, SourceSettings
+from sources._options import iso as _iso
 from sources._options import number_option, read_secret, unknown_options
+from sources._options import parse_time as _parse_time
 
 log = logging.getLogger("leakwatch.sources.gists")
 
@@ -38,18 +40,6 @@ _OPTIONS = {"token_file", "max_pages"}
 _NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
-def _parse_time(value) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-
-
-def _iso(when: datetime) -> str:
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _origin(url: str) -> tuple[str, str]:

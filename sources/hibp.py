@@ -20,12 +20,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import ClassVar
 from urllib.parse import quote
 
 from leakwatch.http import Http, SourceError
 from leakwatch.models import Item, Poll, SourceSettings
+from sources._options import iso as _iso
+from sources._options import parse_time as _parse_time
 from sources._options import read_secret, unknown_options
 
 DEFAULT_BASE = "https://haveibeenpwned.com"
@@ -35,18 +37,6 @@ _DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def _parse_time(value) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-
-
-def _iso(when: datetime) -> str:
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class HibpSource:

@@ -40,6 +40,7 @@ class Daemon:
         self.restart = False  # the roster changed or a worker died: the command re-executes itself
         self.failed = False  # a role ended with an error: the command exits 2
         self.web_port: int | None = None
+        self.sources: list = []  # built (and their settings checked) once, in prepare()
 
     # ------------------------------------------------------------------ before the loop
 
@@ -48,7 +49,7 @@ class Daemon:
         from leakwatch.plugins import load_sources
 
         if self.roles & {"collect", "web"}:  # configuration errors now, not in a background task
-            load_sources(self.cfg.sources)
+            self.sources = load_sources(self.cfg.sources)
         webhook = "web" in self.roles and (self.cfg.telegram or {}).get("updates") == "webhook"
         if "notify" in self.roles or webhook:
             from leakwatch import alerts
@@ -109,7 +110,6 @@ class Daemon:
         from leakwatch.http import Http
         from leakwatch.pipeline.collect import CollectRole
         from leakwatch.pipeline.match import MatchRole
-        from leakwatch.plugins import load_sources
         from leakwatch.web import bound_port, make_app, start_web
 
         stop = stop or asyncio.Event()
@@ -117,8 +117,7 @@ class Daemon:
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
-        if sources is None:
-            sources = load_sources(self.cfg.sources) if self.roles & {"collect", "web"} else []
+        sources = self.sources if sources is None else sources
         try:
             pool = await store.create_pool(self.dsn, min_size=1, max_size=4 + 2 * self.processes)
         except store.TRANSIENT as exc:

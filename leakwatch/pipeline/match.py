@@ -121,8 +121,8 @@ class MatchRole:
             for job in jobs:
                 self.held[job.id] = job
             for job in jobs:
-                if self.stop.is_set() and job.id in self.held:
-                    continue  # not started: released at shutdown
+                if self.stop.is_set():
+                    continue  # not started: still held, released at shutdown
                 await self._one(job)
 
     async def _one(self, job: store.Job) -> None:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from leakwatch.attributes import roster_attributes
 from leakwatch.index import MatchContext
 from leakwatch.models import Document, Evidence, Finding, Severity, StaffHit
 
@@ -163,10 +164,15 @@ def assess(doc: Document, evidence: list[Evidence], ctx: MatchContext) -> Findin
     candidate: dict[int, float] = {}
     strength: dict[int, float] = {}
     with_identifier: set[int] = set()
+    attributes = roster_attributes(ctx)
     for rv in records:
         r = 10 ** rv.log_r
         rho = (1 - pi) * r / ((1 - pi) * r + pi) if r > 0 else 0.0
         weights = {s: 10 ** (sum(f.values()) - log_R) for s, f in rv.staff.items()}
+        if len(weights) > 1 and attributes is not None:
+            # Namesakes: the record's rank and unit say which of them it is about (not whether).
+            factors = attributes.factors(doc.records[rv.index].text, list(weights))
+            weights = {s: w * factors[s] for s, w in weights.items()}
         total = sum(weights.values())
         top = max(weights.values())
         namesakes = {s for s, w in weights.items() if w >= top / 10}

@@ -223,3 +223,43 @@ def test_two_identifiers_of_one_person_on_nearby_lines_page(pop_ctx, pop_rows):
     f = scan(pop_ctx, doc)
     assert f.severity >= Severity.HIGH
     assert f.staff and {"pay_number", "warrant_number"} <= set(f.staff[0].kinds)
+
+
+def _namesakes_ctx(key):
+    """300 staff with made-up names plus two "A. Quillerbyne"s who differ in rank and unit."""
+    from leakwatch.keys import Hasher
+    from leakwatch.models import RosterRow
+    from leakwatch.roster.enrol import context_from_enrolment, enrol_rows
+    from synthetic import make_rows
+
+    rows = make_rows(400, seed=3)[:300]
+    rows += [RosterRow(line=900, staff_id="Z1", forenames="Alys", surname="Quillerbyne", rank="PC",
+                       unit="Emergency Response"),
+             RosterRow(line=901, staff_id="Z2", forenames="Aled", surname="Quillerbyne", rank="DS",
+                       unit="Criminal Investigation Department")]
+    h = Hasher(key)
+    return h, rows, context_from_enrolment(enrol_rows(rows, h, ()), h)
+
+
+def test_rank_and_unit_in_the_row_tell_namesakes_apart(key):
+    """"Quillerbyne | A | Police Constable | Emergency Response" is the PC, not the DS of the same initial."""
+    h, rows, c = _namesakes_ctx(key)
+    others = [[r.surname, r.forenames[0], "PC", "Territorial Policing"] for r in rows[:60]]
+    for rank, unit, meant, other in (("Police Constable", "Emergency Response", "Z1", "Z2"),
+                                     ("Det Sgt", "CID", "Z2", "Z1")):
+        f = scan(c, table(["Surname", "Initial", "Rank", "Unit"], others + [["QUILLERBYNE", "A", rank, unit]]))
+        by_ref = {s.ref: s.confidence for s in f.staff}
+        assert by_ref.get(h.ref(meant), 0) > 0.9, (rank, unit)
+        assert h.ref(other) not in by_ref, (rank, unit)
+
+
+def test_rank_and_unit_decide_who_not_whether(key):
+    """The document score is the same whether the rows' ranks and units agree with the roster or not."""
+    h, rows, c = _namesakes_ctx(key)
+    body = [[r.surname, r.forenames[0]] for r in rows[:60]] + [["Quillerbyne", "A"]]
+    agree = scan(c, table(["Surname", "Initial", "Rank", "Unit"], [b + ["PC", "Emergency Response"] for b in body]))
+    differ = scan(c, table(["Surname", "Initial", "Rank", "Unit"], [b + ["Superintendent", "Marine Policing"] for b in body]))
+    assert agree.score == differ.score
+    assert agree.severity == differ.severity
+    # With nothing to tell them apart, both namesakes are listed (see the test above this pair).
+    assert {h.ref("Z1"), h.ref("Z2")} <= {s.ref for s in differ.staff}

@@ -60,8 +60,11 @@ class RosterAttributes:
     """Shares of each rank and unit on the roster, and the look-up of a record's agreement."""
 
     def __init__(self, ranks: list[str | None], units: list[str | None]):
-        self.rank = [canonical_rank(r) for r in ranks]
-        self.unit = [(_squash(u) if u and len(_squash(u)) >= MIN_UNIT else None) for u in units]
+        # A handful of distinct values among many staff: each is worked out once.
+        rank_of = {v: canonical_rank(v) for v in set(ranks)}
+        unit_of = {v: _unit_key(v) for v in set(units)}
+        self.rank = [rank_of[r] for r in ranks]
+        self.unit = [unit_of[u] for u in units]
         n = max(1, len(ranks))
         self.rank_share = {k: c / n for k, c in Counter(r for r in self.rank if r).items()}
         self.unit_share = {k: c / n for k, c in Counter(u for u in self.unit if u).items()}
@@ -101,6 +104,11 @@ class RosterAttributes:
             return True
         acr = self._acronym.get(unit)
         return bool(acr) and _contains(folded, acr)
+
+
+def _unit_key(value: str | None) -> str | None:
+    squashed = _squash(value) if value else ""
+    return squashed if len(squashed) >= MIN_UNIT else None
 
 
 def _ranks_in(folded: str) -> set[str]:

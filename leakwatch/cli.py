@@ -75,26 +75,51 @@ async def _connect(cfg: Config, *, check: bool = True):
     return conn
 
 
+def _table(columns: dict):
+    from leakwatch.index import StaffTable
+
+    return StaffTable(refs=columns["ref"], rank=columns["rank"], unit=columns["unit"], vetting=columns["vetting"],
+                      sensitive=columns["sensitive"], leaver=columns["leaver"])
+
+
 async def load_context(cfg: Config, hasher):
     """Build the match context: hashed roster from the database, population table, settings."""
-    from leakwatch.db.store import check_key, check_scheme, load_roster
-    from leakwatch.index import IndexBuilder, MatchContext, StaffTable
+    from leakwatch import snapshot
+    from leakwatch.db.store import check_key, check_scheme, load_roster, load_staff_table
+    from leakwatch.index import IndexBuilder, MatchContext, RosterIndex
     from leakwatch.population import load_population
 
-    builder = IndexBuilder()
+    folder = Path(cfg.data_dir) / "index"
+    index = token = None
+    mapped = False  # the index came from the snapshot on disk
     conn = await _connect(cfg)
     try:
         await check_key(conn, hasher.fingerprint)
         await check_scheme(conn)
-        columns, tokens = await load_roster(conn, cfg.roster.leaver_days, builder.add)
+        # One snapshot of the database for the attributes and the entries alike.
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            if cfg.match.index_cache:
+                columns, digests, tokens = await load_staff_table(conn, cfg.roster.leaver_days)
+                token = snapshot.roster_token(hasher.fingerprint, columns["ref"], digests, tokens)
+                arrays = snapshot.load(folder, token) if columns["ref"] else None
+                if arrays is not None:
+                    mapped = True
+                    index = RosterIndex.from_sorted(arrays["keys"], arrays["staff"], arrays["fields"],
+                                                    arrays["kinds"], arrays["tokens"].tolist(), _table(columns))
+            if index is None:
+                builder = IndexBuilder()
+                columns, tokens = await load_roster(conn, cfg.roster.leaver_days, builder.add)
+                if builder.count:
+                    index = builder.build(tokens, _table(columns))
+                    if token is not None:
+                        snapshot.save(folder, token, index)
     finally:
         await conn.close()
-    if not builder.count:
+    if index is None or not index.roster_size:
         raise ConfigError("the roster is empty: enrol one with `leakwatch roster import FILE`")
-    table = StaffTable(refs=columns["ref"], rank=columns["rank"], unit=columns["unit"], vetting=columns["vetting"],
-                       sensitive=columns["sensitive"], leaver=columns["leaver"])
-    index = builder.build(tokens, table)
-    event(log, "roster_loaded", staff=len(table), entries=len(index), name_tokens=len(tokens))
+    table = index.table
+    event(log, "roster_loaded", staff=len(table), entries=len(index), name_tokens=len(index.name_tokens),
+          snapshot=mapped)
     return MatchContext(hasher=hasher, index=index, population=load_population(cfg.match.population_file).load(),
                         force_domains=cfg.match.force_domains, force_names=cfg.match.force_names,
                         suppliers=cfg.match.suppliers,

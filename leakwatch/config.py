@@ -43,6 +43,7 @@ class MatchSettings:
     suppliers: tuple[str, ...] = ()  # supplier company names, matched fuzzily on ransomware trackers
     population_file: str | None = None  # name frequency table; default: the one shipped
     workers: int = 0  # scan processes; 0 = one per core
+    index_cache: bool = True  # keep the sorted hashed index in data_dir/index and map it at start
 
 
 @dataclass(frozen=True)

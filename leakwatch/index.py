@@ -164,6 +164,15 @@ class RosterIndex:
         self.table = table
 
     @classmethod
+    def from_sorted(cls, keys, staff, fields, kinds, name_tokens, table: StaffTable) -> "RosterIndex":
+        """An index over arrays already in key order (a snapshot: leakwatch.snapshot)."""
+        self = cls.__new__(cls)
+        self.keys, self.staff, self.fields, self.kinds = keys, staff, fields, kinds
+        self.name_tokens = set(name_tokens)
+        self.table = table
+        return self
+
+    @classmethod
     def from_blobs(cls, blobs, name_tokens, table: StaffTable) -> "RosterIndex":
         """blobs: (keys, tags) per staff member in table order, as enrolment packs them."""
         builder = IndexBuilder()

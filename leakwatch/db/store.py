@@ -86,6 +86,15 @@ async def load_roster(conn: asyncpg.Connection, leaver_days: int, on_batch) -> t
     return table, tokens
 
 
+async def load_staff_table(conn: asyncpg.Connection, leaver_days: int) -> tuple[dict, list[bytes], list[int]]:
+    """What `load_roster` gives without the entries (attributes, name tokens), and each row's entry digest."""
+    rows = await conn.fetch(q("load_staff_table"), leaver_days)
+    table = {col: [r[col] for r in rows] for col in ("ref", "rank", "unit", "vetting", "sensitive", "leaver")}
+    digests = [r["digest"] for r in rows]
+    tokens = [r["key"] for r in await conn.fetch(q("load_name_tokens"))]
+    return table, digests, tokens
+
+
 async def roster_stats(conn: asyncpg.Connection) -> dict:
     row = dict(await conn.fetchrow(q("roster_stats")))
     from leakwatch.index import Field, Kind

@@ -51,6 +51,10 @@ def test_no_roster_value_in_database_logs_or_scan_output(lw, db_dsn, tmp_path):
     texts = [v.lower() for v in values if isinstance(v, str)]
     texts += [str(v).lower() for v in values if isinstance(v, (dict, list))]
     blobs = [bytes(v) for v in values if isinstance(v, (bytes, bytearray, memoryview))]
+    # The sorted index the scan left on disk (leakwatch/snapshot.py) is searched as well.
+    snapshot_files = [p for p in (tmp_path / "data" / "index").rglob("*.npy")]
+    assert len(snapshot_files) == 5
+    blobs += [p.read_bytes() for p in snapshot_files]
     ints = {v for v in values if isinstance(v, int)}
     said = "\n".join(lw.logs + [imported.out, scanned.out, stats.out]).lower()
     # Refs and key fingerprints are random-looking letters: a two-letter name can occur in one

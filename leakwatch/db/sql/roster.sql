@@ -56,6 +56,13 @@ FROM staff
 WHERE active OR left_at > now() - make_interval(days => $1)
 ORDER BY id;
 
+-- load_staff_table --
+-- What load_staff returns without the entries: for checking an index snapshot on disk.
+SELECT ref, rank, unit, vetting, sensitive, NOT active AS leaver, digest
+FROM staff
+WHERE active OR left_at > now() - make_interval(days => $1)
+ORDER BY id;
+
 -- load_name_tokens --
 SELECT key FROM name_tokens;
 

@@ -20,6 +20,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ import numpy as np
 from leakwatch.index import ENTRY_SCHEME
 
 ARRAYS = ("keys", "staff", "fields", "kinds", "tokens")
+STALE_TMP_SECONDS = 3600  # a half-written snapshot folder this old belongs to a writer that died
 
 
 def roster_token(fingerprint: str, refs: list[str], digests: list[bytes], tokens: list[int]) -> str:
@@ -77,7 +79,14 @@ def save(folder: Path, token: str, index) -> Path | None:
     except OSError:
         shutil.rmtree(locals().get("tmp", folder / ".none"), ignore_errors=True)
         return None
+    now = time.time()
     for other in folder.iterdir():  # one roster, one snapshot
-        if other.name != token:
-            shutil.rmtree(other, ignore_errors=True)
+        if other.name == token:
+            continue
+        try:  # another process's snapshot being written is left alone; a crashed writer's is not, after a while
+            if other.name.startswith(".tmp-") and now - other.stat().st_mtime < STALE_TMP_SECONDS:
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(other, ignore_errors=True)
     return final

@@ -28,12 +28,13 @@ import numpy as np
 from leakwatch.index import ENTRY_SCHEME
 
 ARRAYS = ("keys", "staff", "fields", "kinds", "tokens")
+FORMAT = 1  # bump when the arrays' layout changes: older snapshots are then never matched
 STALE_TMP_SECONDS = 3600  # a half-written snapshot folder this old belongs to a writer that died
 
 
 def roster_token(fingerprint: str, refs: list[str], digests: list[bytes], tokens: list[int]) -> str:
     h = hashlib.sha256()
-    h.update(f"leakwatch-index/{ENTRY_SCHEME}/{fingerprint}/{len(refs)}\n".encode())
+    h.update(f"leakwatch-index/{FORMAT}/{ENTRY_SCHEME}/{fingerprint}/{len(refs)}\n".encode())
     for ref, digest in zip(refs, digests):
         h.update(ref.encode())
         h.update(b"\0")

@@ -62,6 +62,7 @@ def save(folder: Path, token: str, index) -> Path | None:
     Atomic (written to a temporary folder, then renamed); a failure (read-only or full
     disk) is returned as None and the caller carries on without a snapshot.
     """
+    tmp = None
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(folder, 0o700)
@@ -78,7 +79,8 @@ def save(folder: Path, token: str, index) -> Path | None:
             shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
     except OSError:
-        shutil.rmtree(locals().get("tmp", folder / ".none"), ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
         return None
     now = time.time()
     for other in folder.iterdir():  # one roster, one snapshot

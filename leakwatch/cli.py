@@ -104,8 +104,8 @@ async def load_context(cfg: Config, hasher):
                 arrays = snapshot.load(folder, token) if columns["ref"] else None
                 if arrays is not None:
                     mapped = True
-                    index = RosterIndex.from_sorted(arrays["keys"], arrays["staff"], arrays["fields"],
-                                                    arrays["kinds"], arrays["tokens"].tolist(), _table(columns))
+                    index = RosterIndex(arrays["keys"], arrays["staff"], arrays["fields"], arrays["kinds"],
+                                        arrays["tokens"].tolist(), _table(columns))
             if index is None:
                 builder = IndexBuilder()
                 columns, tokens = await load_roster(conn, cfg.roster.leaver_days, builder.add)

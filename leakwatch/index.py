@@ -26,12 +26,17 @@ _RAW_WORD = re.compile(r"[^\W\d_]+(?:['’`´‘\-‐‑–][^\W\d_]+)*")
 _ASCII_WORD = re.compile(r"[A-Za-z]+(?:['`\-][A-Za-z]+)*")  # the same words in ASCII text, found faster
 
 
+def record_words(text: str) -> list[str]:
+    """The words of a record as written, as the name-word gate reads them."""
+    return _ASCII_WORD.findall(text) if text.isascii() else _RAW_WORD.findall(text)
+
+
 def _word_key(raw: str) -> str:
     return word_key(raw)  # as the name matcher folds a document word
 
 # Bump when what matchers enrol, or how keys are hashed, changes: a roster enrolled under
 # another scheme must be imported again (the scanner refuses it until then).
-ENTRY_SCHEME = 2
+ENTRY_SCHEME = 3
 
 MIN_FUZZY_NAME = 5  # letters: edit distance 1 on shorter names matches too much by chance
 MIN_FUZZY_NUMBER = 5  # digits
@@ -151,26 +156,11 @@ class RosterIndex:
     """Sorted keyed-hash entries, looked up by key; answers "which staff, which field, exact or not"."""
 
     def __init__(self, keys: np.ndarray, staff: np.ndarray, fields: np.ndarray, kinds: np.ndarray,
-                 name_tokens: set[int], table: StaffTable):
-        order = _key_order(keys)
-        self.keys = keys[order]
-        del keys
-        self.staff = staff[order]
-        del staff
-        self.fields = fields[order]
-        self.kinds = kinds[order]
-        del order
-        self.name_tokens = name_tokens
-        self.table = table
-
-    @classmethod
-    def from_sorted(cls, keys, staff, fields, kinds, name_tokens, table: StaffTable) -> "RosterIndex":
-        """An index over arrays already in key order (a snapshot: leakwatch.snapshot)."""
-        self = cls.__new__(cls)
+                 name_tokens, table: StaffTable):
+        """Arrays already in key order (`IndexBuilder.build` sorts them; a snapshot is stored sorted)."""
         self.keys, self.staff, self.fields, self.kinds = keys, staff, fields, kinds
         self.name_tokens = set(name_tokens)
         self.table = table
-        return self
 
     @classmethod
     def from_blobs(cls, blobs, name_tokens, table: StaffTable) -> "RosterIndex":
@@ -267,8 +257,13 @@ class IndexBuilder:
         self._tags.clear()
         staff = cat(self._staff, np.int32)
         self._staff.clear()
-        return RosterIndex(keys, staff, (tags // 4).astype(np.int8), (tags % 4).astype(np.int8),
-                           set(name_tokens), table)
+        # Sorted one array at a time, each unsorted one freed as soon as its sorted copy exists.
+        order = _key_order(keys)
+        keys = keys[order]
+        staff = staff[order]
+        tags = tags[order]
+        del order
+        return RosterIndex(keys, staff, (tags // 4).astype(np.int8), (tags % 4).astype(np.int8), name_tokens, table)
 
 
 _CHUNK = 1 << 20  # entries per pass where a whole-array temporary would double memory
@@ -407,8 +402,7 @@ class MatchContext:
     def _name_word_records(self, records) -> dict[int, tuple[list[str], list[int]]]:
         if self.index is None or not records:
             return {}
-        findall, ascii_findall = _RAW_WORD.findall, _ASCII_WORD.findall
-        per = [ascii_findall(t) if t.isascii() else findall(t) for t in (rec.text for rec in records)]
+        per = [record_words(rec.text) for rec in records]
         self._learn(set().union(*per))
         yes = self._name_yes
         disjoint, known = yes.isdisjoint, yes.__contains__

@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import ClassVar
 
 from leakwatch.index import (DEL, EXACT, NAME_LABEL, F_INITIAL, F_NAME, F_TOKEN, MIN_FUZZY_NAME, SUB, MatchContext,
-                             enrol_keys, pair_wrap, variant_hashes)
+                             enrol_keys, pair_wrap, record_words, variant_hashes)
 from leakwatch.keys import with_position
 from leakwatch.models import Document, Evidence, RosterRow
 from leakwatch.normalise import fold, name_key, name_tokens
@@ -148,6 +148,12 @@ class NameMatcher:
         for initial in {f[0] for f in fns[:2]}:
             ti = t(LABEL, initial)
             out.extend((F_INITIAL, EXACT, h.pair(INITIAL, ti, ts)) for ts in sn_hashes)
+        if given and sn_dels:
+            # A misspelt surname beside the given name's initial ("Simth J"): the surname's
+            # deletion neighbourhood under that initial (its EXACT key is the entry above).
+            ti = t(LABEL, given[0])
+            out.extend((F_INITIAL, kind, key)
+                       for kind, key in enrol_keys(sn_exact, sn_dels, pair_wrap(h, INITIAL, first=ti))[1:])
         return out
 
     def match(self, doc: Document, ctx: MatchContext) -> Iterable[Evidence]:
@@ -160,7 +166,11 @@ BATCH_KEYS = 50_000  # look-up keys gathered (from whole records) before one bat
 RESULT_CACHE = 500_000  # pair look-ups remembered across documents (their hits, not their text)
 
 # Kinds of pair look-up: what the keys of a group mean and which entries count as a hit.
-_EXACT_PAIR, _INITIAL_PAIR, _FUZZY_AS_SURNAME, _FUZZY_AS_FORENAME = range(4)
+_EXACT_PAIR, _INITIAL_PAIR, _FUZZY_AS_SURNAME, _FUZZY_AS_FORENAME, _FUZZY_INITIAL = range(5)
+# A surname one edit from a staff surname beside an initial is looked for only in documents
+# that already show this many records of staff by exact surname and initial (a surname +
+# initial list of ours, re-posted with typos); elsewhere it would cost much and find chance.
+INITIAL_LIST_ROWS = 5
 
 
 def name_evidence(doc: Document, ctx: MatchContext) -> list[Evidence]:
@@ -227,7 +237,59 @@ class _Matching:
                 self._flush(pending, inputs)
                 pending, inputs = [], ([], [])
         self._flush(pending, inputs)
+        self._misspelt_surnames()
         return self.out
+
+    def _misspelt_surnames(self) -> None:
+        """In a surname + initial list of ours, the short records still unmatched: a capitalised
+        word of 5+ letters beside an initial, within one edit (or one swap of neighbouring
+        letters) of a staff surname with that initial."""
+        records = self.doc.records
+        with_initials = {ev.record for ev in self.out if ev.kind == "initial_name"}
+        if len(with_initials) < INITIAL_LIST_ROWS:
+            return
+        matched = {ev.record for ev in self.out}
+        pending: list = []
+        inputs: tuple[list, list] = ([], [])
+        for r, rec in enumerate(records):
+            if r in matched:
+                continue
+            words = record_words(rec.text)
+            if not 2 <= len(words) <= WHOLE_RECORD_TOKENS:
+                continue
+            toks = self._tokens(words, [])
+            groups = self._fuzzy_initial_pairs(toks, inputs[1])
+            if groups:
+                pending.append((r, toks, groups))
+            if len(inputs[1]) >= BATCH_KEYS:
+                self._flush(pending, inputs)
+                pending, inputs = [], ([], [])
+        self._flush(pending, inputs)
+
+    def _fuzzy_initial_pairs(self, toks: list, initials: list) -> list[list]:
+        """Groups [kind, surname position, initial position, first input, inputs, rkey or hits]."""
+        groups: list[list] = []
+        results = self.results
+        n = len(toks)
+        for j, (tj, _, _, initial_j, _) in enumerate(toks):
+            if not initial_j:
+                continue
+            letter = tj[0]
+            for i in range(max(0, j - 2), min(n, j + 3)):
+                ti, _, _, initial_i, cap_i = toks[i]
+                if i == j or initial_i or not cap_i or len(ti) < MIN_FUZZY_NAME:
+                    continue
+                rkey = (_FUZZY_INITIAL, letter, ti)
+                got = results.get(rkey)
+                if got is not None:
+                    groups.append([_FUZZY_INITIAL, i, j, 0, 0, got])
+                    continue
+                exact, dels = variant_hashes(self.h, LABEL, ti, True)
+                th = self.h.token(LABEL, letter)
+                groups.append([_FUZZY_INITIAL, i, j, len(initials), 1 + len(dels), rkey])
+                initials.append((th, exact))
+                initials.extend([(th, d) for _, d in dels])
+        return groups
 
     def _tokens(self, words: list[str], names: list[int]) -> list[tuple | None]:
         """Per word as written: (folded, hash, is a roster name, reads as an initial, capitalised).
@@ -344,11 +406,16 @@ class _Matching:
                 if g[0] == _INITIAL_PAIR:
                     keys.append(hashed_initials[start])
                 else:
-                    keys.append(hashed[start])
+                    swaps = g[0] == _FUZZY_INITIAL
+                    source = hashed_initials if swaps else hashed
+                    keys.append(source[start])
                     for k in range(1, count):
-                        x = hashed[start + k]
+                        x = source[start + k]
                         keys.append(x)
                         keys.append(with_position(x, k - 1))
+                        if swaps:  # two neighbouring letters swapped: the roster deleted the next or previous one
+                            keys.append(with_position(x, k - 2))
+                            keys.append(with_position(x, k))
                 g[4] = len(keys)
         by_key: dict[int, list[tuple[int, int, int]]] = {}
         for q, staff, fld, kind in self.index.lookup_many(keys):
@@ -374,6 +441,7 @@ class _Matching:
         tried_name: set = set()
         tried_initial: set = set()
         tried_fuzzy: set = set()
+        tried_fuzzy_initial: set = set()
         pop = self.pop
         chances = self.chances
         if len(chances) >= RESULT_CACHE:
@@ -396,6 +464,13 @@ class _Matching:
                 p = chances.get(parts)
                 if p is None:
                     p = chances[parts] = name_chance(pop, ti, tj)
+            elif kind == _FUZZY_INITIAL:
+                parts = (tj[0], ti)
+                tried_fuzzy_initial.add(parts)
+                if not staff:
+                    continue
+                label, fuzzy = "initial_name", True
+                p = pop.initial_pair(tj[0], ti) * TYPO_FACTOR
             else:
                 if kind == _FUZZY_AS_SURNAME:
                     tried_fuzzy.add((ti, tj))
@@ -419,7 +494,8 @@ class _Matching:
                     found[(st, label)] = kept
         if not found:
             return
-        tried = {"name": tried_name, "initial_name": tried_initial, "fuzzy_name": tried_fuzzy}
+        tried = {"name": tried_name, "initial_name": tried_initial, "fuzzy_name": tried_fuzzy,
+                 "fuzzy_initial_name": tried_fuzzy_initial}
         spans = [m.span() for m in _TOKEN.finditer(self.doc.records[r].text)]
         masks: dict[tuple, str] = {}
         for (staff, kind), (strength, i, j, fuzzy, parts) in found.items():
@@ -440,18 +516,20 @@ def _resolve(kind: int, a: int, b: int, by_key: dict) -> tuple[int, ...]:
         return tuple(s for s, f, k in by_key.get(a, ()) if f == F_NAME and k == EXACT)
     # One edit: the value vs EXACT is an exact match (not reported here), vs DEL a lost letter;
     # each deletion vs EXACT an added letter; each positioned deletion vs SUB a changed letter.
+    field = F_INITIAL if kind == _FUZZY_INITIAL else F_NAME
     exact: set[int] = set()
     fuzzy: dict[int, None] = {}
     for s, f, k in by_key.get(a, ()):
-        if f == F_NAME:
+        if f == field:
             if k == EXACT:
                 exact.add(s)
             elif k == DEL:
                 fuzzy.setdefault(s)
+    stride = 4 if kind == _FUZZY_INITIAL else 2  # keys per deletion (see _flush)
     for q in range(a + 1, b):
-        want = EXACT if (q - a) % 2 == 1 else SUB
+        want = EXACT if (q - a - 1) % stride == 0 else SUB
         for s, f, k in by_key.get(q, ()):
-            if f == F_NAME and k == want:
+            if f == field and k == want:
                 fuzzy.setdefault(s)
     return tuple(s for s in fuzzy if s not in exact)
 

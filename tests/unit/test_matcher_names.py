@@ -140,3 +140,52 @@ def test_snippets_are_masked(ctx, rows):
     for ev in evs:
         assert r.surname.lower() not in ev.snippet.lower()
         assert ev.snippet.startswith(r.forenames[0].upper()) or ev.snippet.startswith(r.surname[0].upper())
+
+
+def _swap(word: str, i: int) -> str:
+    return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+
+
+def _initial_list(rows, extra: list[str]):
+    """A surname + initial list: eight staff written exactly, then the given lines."""
+    from synthetic import table
+
+    body = [[r.surname.upper(), r.forenames[0], "PC"] for r in rows[:8]]
+    body += [line.split(" | ") for line in extra]
+    return table(["Surname", "Init", "Rank"], body)
+
+
+def _long_surnamed(rows, start: int):
+    return next((i, r) for i, r in enumerate(rows) if i >= start and len(r.surname) >= 7)
+
+
+def test_misspelt_surname_beside_an_initial_matches_in_a_surname_initial_list(ctx, rows):
+    """In a list of our staff by surname and initial, `Simth | J` (a swap) and a changed letter still find them."""
+    i, r = _long_surnamed(rows, 100)
+    k, q = _long_surnamed(rows, i + 1)
+    changed = q.surname[:3] + ("x" if q.surname[3] != "x" else "y") + q.surname[4:]
+    doc = _initial_list(rows, [f"{_swap(r.surname, 2)} | {r.forenames[0]} | PC", f"{changed} | {q.forenames[0]} | PC"])
+    found = {(ev.staff, ev.kind, ev.fuzzy) for ev in NameMatcher().match(doc, ctx)}
+    assert (i, "initial_name", True) in found
+    assert (k, "initial_name", True) in found
+
+
+def test_misspelt_surname_beside_an_initial_alone_is_not_looked_for(ctx, rows):
+    """Outside a surname + initial list of ours (fewer than five such rows), no one-edit surname is tried."""
+    from synthetic import table
+
+    i, r = _long_surnamed(rows, 100)
+    body = [[x.surname.upper(), x.forenames[0], "PC"] for x in rows[:3]]
+    exact = {ev.staff for ev in NameMatcher().match(table(["Surname", "Init", "Rank"], body), ctx)}
+    body.append([_swap(r.surname, 2), r.forenames[0], "PC"])
+    found = {ev.staff for ev in NameMatcher().match(table(["Surname", "Init", "Rank"], body), ctx)}
+    assert {0, 1, 2} <= exact and found == exact and i not in found
+
+
+def test_misspelt_surname_needs_the_right_initial(ctx, rows):
+    """A one-edit surname beside another initial is not that staff member."""
+    i, r = _long_surnamed(rows, 100)
+    other = next(c for c in "QXZJK" if c != r.forenames[0].upper() and all(
+        not (x.surname == r.surname and x.forenames[0].upper() == c) for x in rows))
+    doc = _initial_list(rows, [f"{_swap(r.surname, 2)} | {other} | PC"])
+    assert i not in {ev.staff for ev in NameMatcher().match(doc, ctx)}

@@ -51,6 +51,10 @@ MEDIUM_SCORE = 4.0
 HIGH_SCORE = 10.0
 CRITICAL_SCORE = 20.0
 BULK_STAFF = 10  # distinct staff that make a bulk leak
+# A record states a pay (or warrant) number, the staff member matched there by name has one
+# on the roster, and it is not that one (not even within one edit): the record is this much
+# less likely to be theirs (typos beyond one edit, stale or other numbering still happen).
+CONTRADICTED = math.log10(0.05)
 
 
 @dataclass(slots=True)
@@ -112,7 +116,11 @@ def assess(doc: Document, evidence: list[Evidence], ctx: MatchContext) -> Findin
     context: dict[str, Evidence] = {}
     suppliers: dict[str, Evidence] = {}
     force_emails = 0
+    stated: dict[int, set[str]] = defaultdict(set)  # record -> identifier kinds it states (a column's value)
     for ev in evidence:
+        if ev.kind == "stated_identifier":
+            stated[ev.record].add(ev.detail)
+            continue
         if ev.kind == "supplier":
             suppliers.setdefault(ev.detail, ev)
             continue
@@ -150,6 +158,9 @@ def assess(doc: Document, evidence: list[Evidence], ctx: MatchContext) -> Findin
             if "name" not in fams and all((rec, s, f) in fuzzy_ids for f in fams):
                 del staff[s]
                 continue
+            for k in stated.get(rec, ()):
+                if k not in fams and ctx.index.has(k, s):
+                    fams["not " + k] = CONTRADICTED
             kinds_of[s] |= rec_kinds[(rec, s)]
             fuzzy_of[s] = fuzzy_of.get(s, False) or any((rec, s, f) in fuzzy_ids for f in fams)
         if not staff:

@@ -161,6 +161,17 @@ class RosterIndex:
         self.keys, self.staff, self.fields, self.kinds = keys, staff, fields, kinds
         self.name_tokens = set(name_tokens)
         self.table = table
+        self._has: dict[str, np.ndarray] = {}
+
+    def has(self, kind: str, staff: int) -> bool:
+        """Whether a staff member has a value of this identifier kind (pay_number, warrant_number) enrolled."""
+        got = self._has.get(kind)
+        if got is None:
+            fld = {"pay_number": F_PAY, "warrant_number": F_WARRANT}[kind]
+            got = np.zeros(self.roster_size, dtype=bool)
+            got[self.staff[self.fields == fld]] = True
+            self._has[kind] = got
+        return bool(got[staff])
 
     @classmethod
     def from_blobs(cls, blobs, name_tokens, table: StaffTable) -> "RosterIndex":

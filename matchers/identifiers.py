@@ -21,6 +21,7 @@ from leakwatch.keys import with_position
 from leakwatch.models import Document, Evidence, RosterRow
 from leakwatch.normalise import deletions, digits
 from leakwatch.protocols import Entry
+from matchers.context import header_meaning
 from matchers.names import name_records
 
 LABEL = "num"
@@ -125,6 +126,7 @@ class IdentifierMatcher:
         found = document_candidates(doc.records)
         if not found:
             return []
+        stated = stated_identifiers(doc, {r for r, _, _, _ in found})
         # Exact: one keyed hash per distinct number, one batched look-up for the document.
         distinct = list(set(map(itemgetter(3), found)))
         exact_hits: dict[str, list[tuple[int, int]]] = {}  # digits -> (staff, field) of EXACT entries
@@ -144,9 +146,9 @@ class IdentifierMatcher:
             if fuzzy_ds:
                 one_edit = _one_edit_hits(sorted(fuzzy_ds), index, ctx.hasher, lost_hits)
         if not exact_hits and not one_edit:
-            return []
+            return stated
         per_record = Counter(map(itemgetter(0), found))  # numbers in each record: chances of a coincidence
-        out = []
+        out = stated
         for r, start, end, ds in found:
             exact = exact_hits.get(ds)
             fuzzy = one_edit.get(ds) if r in near else None
@@ -163,6 +165,29 @@ class IdentifierMatcher:
                     seen.add((staff, fld))
                     out.append(_evidence(r, start, end, ds, k, staff, fld, True))
         return out
+
+
+_COLUMN_KINDS = {"pay number": "pay_number", "warrant number": "warrant_number"}
+
+
+def stated_identifiers(doc: Document, with_numbers: set[int]) -> list[Evidence]:
+    """Table records whose pay or warrant number column holds a number: evidence about no one
+    (`staff` None), which tells the engine the record states that identifier, so a staff member
+    matched by name there whose own number is not the one stated is less likely its subject."""
+    out: list[Evidence] = []
+    columns: dict[tuple, list[tuple[int, str]]] = {}
+    for r in sorted(with_numbers):
+        rec = doc.records[r]
+        if not rec.headers or not rec.cells:
+            continue
+        cols = columns.get(rec.headers)
+        if cols is None:
+            cols = columns[rec.headers] = [(c, _COLUMN_KINDS[m]) for c, h in enumerate(rec.headers)
+                                           if (m := header_meaning(h)) in _COLUMN_KINDS]
+        for c, kind in cols:
+            if c < len(rec.cells) and number_candidates(rec.cells[c]):
+                out.append(Evidence(kind="stated_identifier", record=r, span=(0, 0), detail=kind))
+    return out
 
 
 def _evidence(r: int, start: int, end: int, ds: str, k: int, staff: int, fld: int, fuzzy: bool) -> Evidence:

@@ -263,3 +263,37 @@ def test_rank_and_unit_decide_who_not_whether(key):
     assert agree.severity == differ.severity
     # With nothing to tell them apart, both namesakes are listed (see the test above this pair).
     assert {h.ref("Z1"), h.ref("Z2")} <= {s.ref for s in differ.staff}
+
+
+def test_a_stated_pay_number_that_is_not_theirs_counts_against_the_name(pop_ctx, pop_rows):
+    """Names beside pay numbers that are not those staff members' numbers weigh less than the names
+    alone; beside their own numbers, more."""
+    rows = pop_rows[100:130]
+    names = [[r.forenames, r.surname] for r in rows]
+    plain = scan(pop_ctx, table(["Forename", "Surname"], names))
+    # Nine digits: no staff member's six-digit pay number is within one edit of them.
+    wrong = scan(pop_ctx, table(["Forename", "Surname", "Pay"], [n + [str(700_000_001 + i * 7919)]
+                                                                 for i, n in enumerate(names)]))
+    right = scan(pop_ctx, table(["Forename", "Surname", "Pay"], [n + [r.pay_number] for n, r in zip(names, rows)]))
+    assert wrong.score < plain.score < right.score
+    # A column of other numbers that is no pay or warrant number says nothing against anyone.
+    phone = scan(pop_ctx, table(["Forename", "Surname", "Phone"], [n + [f"0770090{i:04d}"] for i, n in enumerate(names)]))
+    assert phone.score == plain.score
+
+
+def test_a_staff_member_without_a_warrant_number_is_not_contradicted_by_one(key):
+    """Police staff have no warrant number: a warrant column in their row holds nothing against them."""
+    from leakwatch.keys import Hasher
+    from leakwatch.models import RosterRow
+    from leakwatch.roster.enrol import context_from_enrolment, enrol_rows
+
+    rows = [RosterRow(line=2, staff_id="A1", forenames="Ottoline", surname="Quarrendon", pay_number="481516"),
+            RosterRow(line=3, staff_id="A2", forenames="Peregrine", surname="Wyvernhall", pay_number="623342",
+                      warrant_number="7712345")]
+    h = Hasher(key)
+    c = context_from_enrolment(enrol_rows(rows, h, ()), h)
+    doc = table(["Forename", "Surname", "Warrant No"], [["Ottoline", "Quarrendon", "9900112"],
+                                                        ["Peregrine", "Wyvernhall", "9900113"]])
+    f = scan(c, doc)
+    conf = {s.ref: s.log_lr for s in f.staff}
+    assert conf[h.ref("A1")] > conf[h.ref("A2")]

@@ -104,3 +104,14 @@ def test_exact_numbers_are_found_whatever_the_document_holds(ctx, rows):
     assert {(i, i) for i in range(20)} <= got
     ev = next(e for e in IdentifierMatcher().match(doc, ctx) if e.record == 4 and e.staff == 4)
     assert doc.records[4].text[ev.span[0]:ev.span[1]] == rows[4].pay_number
+
+
+def test_a_pay_or_warrant_column_with_a_number_is_stated_for_the_engine(ctx):
+    """Rows whose pay or warrant column holds a number say so (about no one); other columns do not."""
+    from synthetic import table
+
+    doc = table(["Name", "Payroll No", "Collar Number", "Phone"],
+                [["A B", "123987", "", "07700900123"], ["C D", "", "4455667", "07700900124"], ["E F", "n/a", "", ""]])
+    stated = {(e.record, e.detail) for e in IdentifierMatcher().match(doc, ctx) if e.kind == "stated_identifier"}
+    assert stated == {(0, "pay_number"), (1, "warrant_number")}
+    assert all(e.staff is None for e in IdentifierMatcher().match(doc, ctx) if e.kind == "stated_identifier")

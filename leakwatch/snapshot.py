@@ -47,7 +47,9 @@ def load(folder: Path, token: str) -> dict[str, np.ndarray] | None:
     """The arrays of the snapshot for `token`, memory-mapped read-only; None if there is none usable."""
     where = folder / token
     try:
-        arrays = {name: np.load(where / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in ARRAYS}
+        # Plain ndarray views of the maps: a np.memmap's slicing runs Python code on every look-up.
+        arrays = {name: np.load(where / f"{name}.npy", mmap_mode="r", allow_pickle=False).view(np.ndarray)
+                  for name in ARRAYS}
     except (OSError, ValueError):
         return None
     n = len(arrays["keys"])

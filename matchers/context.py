@@ -20,7 +20,8 @@ from leakwatch.normalise import fold
 
 # header vocabulary -> what it says about the table
 HEADERS = {
-    "pay": "pay number", "payroll": "pay number", "pay no": "pay number", "pay number": "pay number", "payroll number": "pay number", "payroll no": "pay number",
+    "pay": "pay number", "payroll": "pay number", "pay no": "pay number", "pay number": "pay number",
+    "payroll number": "pay number", "payroll no": "pay number",
     "warrant no": "warrant number", "warrant number": "warrant number", "collar number": "warrant number",
     "collar no": "warrant number", "shoulder number": "warrant number", "collar": "warrant number",
     "warrant": "warrant number", "vetting": "vetting", "vetting level": "vetting", "clearance": "vetting",

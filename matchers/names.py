@@ -275,6 +275,7 @@ class _Matching:
             if not initial_j:
                 continue
             letter = tj[0]
+            th = None
             for i in range(max(0, j - 2), min(n, j + 3)):
                 ti, _, _, initial_i, cap_i = toks[i]
                 if i == j or initial_i or not cap_i or len(ti) < MIN_FUZZY_NAME:
@@ -285,7 +286,8 @@ class _Matching:
                     groups.append([_FUZZY_INITIAL, i, j, 0, 0, got])
                     continue
                 exact, dels = variant_hashes(self.h, LABEL, ti, True)
-                th = self.h.token(LABEL, letter)
+                if th is None:
+                    th = self.h.token(LABEL, letter)
                 groups.append([_FUZZY_INITIAL, i, j, len(initials), 1 + len(dels), rkey])
                 initials.append((th, exact))
                 initials.extend([(th, d) for _, d in dels])
@@ -413,7 +415,9 @@ class _Matching:
                         x = source[start + k]
                         keys.append(x)
                         keys.append(with_position(x, k - 1))
-                        if swaps:  # two neighbouring letters swapped: the roster deleted the next or previous one
+                        # Two neighbouring letters swapped: the roster deleted the next or the previous
+                        # one (for the first letter, position -1 wraps to 63: no name is that long).
+                        if swaps:
                             keys.append(with_position(x, k - 2))
                             keys.append(with_position(x, k))
                 g[4] = len(keys)

@@ -29,8 +29,11 @@ MIN_DIGITS = 5
 MAX_DIGITS = 12
 
 # A run of digits and digit look-alikes (O, l, I), single spaces, hyphens or dots between.
-# Not "|": it separates the cells of table records.
-_CANDIDATE = re.compile(r"(?<![\w])[0-9OolIi](?:[0-9OolIi]|[ \-.](?=[0-9OolIi])){3,24}(?![\w])")
+# Not "|": it separates the cells of table records. Whole runs only: not the head of a longer
+# one ("2024-01" of "2024-01-26T17:58", once a staff member's 202401 on every log line) nor
+# its tail, where a hyphen or a dot joins it to more digits.
+_CANDIDATE = re.compile(r"(?<![\w])(?<![0-9OolIi][\-.])[0-9OolIi](?:[0-9OolIi]|[ \-.](?=[0-9OolIi])){3,24}"
+                        r"(?![\w])(?![\-.][0-9OolIi])")
 
 
 # Within a candidate run (only 0-9, O, o, l, I, i, space, "-", "."): look-alikes read as digits, separators dropped.

@@ -115,3 +115,23 @@ def test_a_pay_or_warrant_column_with_a_number_is_stated_for_the_engine(ctx):
     stated = {(e.record, e.detail) for e in IdentifierMatcher().match(doc, ctx) if e.kind == "stated_identifier"}
     assert stated == {(0, "pay_number"), (1, "warrant_number")}
     assert all(e.staff is None for e in IdentifierMatcher().match(doc, ctx) if e.kind == "stated_identifier")
+
+
+@pytest.mark.parametrize("text, whole", [
+    ("2024-01-26T17:58:50 host39 nginx[2086426]: done id=31098932", ["2086426", "31098932"]),
+    ("built 2024-01-26 by ci", ["20240126"]),
+    ("v1.2.3.456789", []),
+    ("tel 0141-496-0540", ["01414960540"]),
+])
+def test_only_whole_runs_are_candidates(text, whole):
+    """The head of a longer run ("2024-01" of a timestamp) or its tail is no number of its own."""
+    assert [c[2] for c in number_candidates(text)] == whole
+
+
+def test_a_timestamped_log_does_not_match_a_staff_number_on_every_line(ctx, rows):
+    """A staff number equal to a date's year and month ("2024-01") is not read from each timestamp."""
+    r = rows[3]
+    yymm = f"{r.pay_number[:4]}-{r.pay_number[4:]}"
+    log = "\n".join(f"{yymm}-{d:02}T10:00:00 host app[{d}]: ok" for d in range(1, 29))
+    assert [h for h in hits(ctx, log) if h[0] == 3] == []
+    assert (3, "pay_number", False) in {h[:3] for h in hits(ctx, f"pay {yymm}")}

@@ -31,6 +31,11 @@ def record_words(text: str) -> list[str]:
     return _ASCII_WORD.findall(text) if text.isascii() else _RAW_WORD.findall(text)
 
 
+def record_word_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each of `record_words(text)`."""
+    return [m.span() for m in _RAW_WORD.finditer(text)]
+
+
 def _word_key(raw: str) -> str:
     return word_key(raw)  # as the name matcher folds a document word
 
@@ -390,7 +395,7 @@ class MatchContext:
         """
         if self.index is None:
             return False
-        words = _RAW_WORD.findall(text)
+        words = record_words(text)
         self._learn(set(words))
         return not self._name_yes.isdisjoint(words)
 

@@ -140,8 +140,9 @@ class IdentifierMatcher:
         # One edit on a number is corroboration only (engine.py): a staff member whose only
         # evidence in a record is a one-edit number is dropped. So the deletion neighbourhood
         # is looked up only where the name matcher found staff, in the record or (prose) a
-        # few lines away, where the engine joins it to the name. Most numbers in logs and
-        # code have a staff number within one edit; this skips nearly all of them.
+        # few lines away, where the engine joins it to the name, and only the hits on those
+        # staff are kept. Most numbers in logs and code have a staff number within one edit,
+        # and a phone number beside a common name has several; this skips nearly all of them.
         near = _near_names(doc, ctx)
         one_edit: dict[str, list[tuple[int, int]]] = {}
         if near:
@@ -155,6 +156,9 @@ class IdentifierMatcher:
         for r, start, end, ds in found:
             exact = exact_hits.get(ds)
             fuzzy = one_edit.get(ds) if r in near else None
+            if fuzzy is not None:  # corroboration of those staff only (engine.py drops the rest)
+                named = near[r]
+                fuzzy = [hit for hit in fuzzy if hit[0] in named]
             if exact is None and fuzzy is None:
                 continue
             k = per_record[r]
@@ -198,22 +202,23 @@ def _evidence(r: int, start: int, end: int, ds: str, k: int, staff: int, fld: in
                     staff=staff, log_lr=number_strength(len(ds), fuzzy, k), fuzzy=fuzzy, snippet=mask_number(ds))
 
 
-def _near_names(doc: Document, ctx: MatchContext) -> set[int]:
-    """Records where a one-edit number could stand beside a staff name the engine will see:
-    a record with a name match, and prose lines within `NEARBY_LINES` of a prose line with one."""
+def _near_names(doc: Document, ctx: MatchContext) -> dict[int, set[int]]:
+    """Records where a one-edit number could stand beside a staff name the engine will see, with
+    the staff so named: a record with a name match, and prose lines within `NEARBY_LINES` of a
+    prose line with one."""
     named = name_records(doc, ctx)
     if not named:
-        return set()
+        return {}
     records = doc.records
     n = len(records)
-    out: set[int] = set()
-    for r in named:
+    out: dict[int, set[int]] = {}
+    for r, staff in named.items():
         if records[r].table is not None:
-            out.add(r)
+            out.setdefault(r, set()).update(staff)
             continue
         for q in range(max(0, r - NEARBY_LINES), min(n, r + NEARBY_LINES + 1)):
             if q == r or records[q].table is None:
-                out.add(q)
+                out.setdefault(q, set()).update(staff)
     return out
 
 

@@ -11,13 +11,12 @@ the population: a name many people share says little, a rare one a lot.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import ClassVar
 
 from leakwatch.index import (DEL, EXACT, NAME_LABEL, F_INITIAL, F_NAME, F_TOKEN, MIN_FUZZY_NAME, SUB, MatchContext,
-                             enrol_keys, pair_wrap, record_words, variant_hashes)
+                             enrol_keys, pair_wrap, record_word_spans, record_words, variant_hashes)
 from leakwatch.keys import with_position
 from leakwatch.models import Document, Evidence, RosterRow
 from leakwatch.normalise import fold, name_key, name_tokens
@@ -35,7 +34,6 @@ WHOLE_RECORD_TOKENS = 16  # records this short (table rows) pair every token wit
 # some 500 one-edit variants).
 TYPO_FACTOR = 1e4
 
-_TOKEN = re.compile(r"[^\W\d_]+(?:['’`´‘\-‐‑–][^\W\d_]+)*")
 _JOINERS = str.maketrans("", "", "'’`´‘-‐‑–")
 
 
@@ -77,11 +75,6 @@ def surname_forms(surname: str) -> list[str]:
 @lru_cache(maxsize=500_000)
 def _token_key(raw: str) -> str:
     return fold(raw).translate(_JOINERS)
-
-
-def _tokens(text: str) -> list[tuple[int, int, str, bool]]:
-    """(start, end, folded token, capitalised) for each word of the original text."""
-    return [(m.start(), m.end(), _token_key(m.group()), m.group()[0].isupper()) for m in _TOKEN.finditer(text)]
 
 
 # Two-letter words that are titles or ranks, not initials ("PC Smith" is not "P. C. Smith").
@@ -229,7 +222,7 @@ class _Matching:
         for r, (words, names) in gated.items():
             if len(words) < 2:
                 continue
-            toks = self._tokens(words, names)
+            toks = self._tokens(words, names, self.doc.records[r].text)
             groups = self._pairs(toks, names, inputs)
             if groups:
                 pending.append((r, toks, groups))
@@ -257,7 +250,7 @@ class _Matching:
             words = record_words(rec.text)
             if not 2 <= len(words) <= WHOLE_RECORD_TOKENS:
                 continue
-            toks = self._tokens(words, [])
+            toks = self._tokens(words, [], rec.text)
             groups = self._fuzzy_initial_pairs(toks, inputs[1])
             if groups:
                 pending.append((r, toks, groups))
@@ -293,11 +286,13 @@ class _Matching:
                 initials.extend([(th, d) for _, d in dels])
         return groups
 
-    def _tokens(self, words: list[str], names: list[int]) -> list[tuple | None]:
+    def _tokens(self, words: list[str], names: list[int], text: str) -> list[tuple | None]:
         """Per word as written: (folded, hash, is a roster name, reads as an initial, capitalised).
 
         In a long record only the words within reach of a roster name are worked out
-        (the others are None): nothing is paired with them.
+        (the others are None): nothing is paired with them. One or two letters glued to a
+        digit ("S2G 4JR", "x86", "B12") are part of a code (a postcode, a reference): no
+        initial and no name.
         """
         n = len(words)
         if n <= WHOLE_RECORD_TOKENS:
@@ -320,6 +315,14 @@ class _Matching:
                 is_name = th in self.index.name_tokens
                 info = cache[w] = (tk, th, is_name, _is_initial(tk, is_name), w[0].isupper())
             out[k] = info
+        if any(len(words[k]) <= 2 for k in wanted):
+            spans = None
+            for k in wanted:
+                if len(words[k]) <= 2 and (out[k][2] or out[k][3]):
+                    spans = spans or record_word_spans(text)
+                    a, b = spans[k]
+                    if (a and text[a - 1].isdigit()) or (b < len(text) and text[b].isdigit()):
+                        out[k] = (out[k][0], out[k][1], False, False, out[k][4])
         return out
 
     def _pairs(self, toks: list, names: list[int], inputs: tuple[list, list]) -> list[list]:
@@ -500,7 +503,7 @@ class _Matching:
             return
         tried = {"name": tried_name, "initial_name": tried_initial, "fuzzy_name": tried_fuzzy,
                  "fuzzy_initial_name": tried_fuzzy_initial}
-        spans = [m.span() for m in _TOKEN.finditer(self.doc.records[r].text)]
+        spans = record_word_spans(self.doc.records[r].text)
         masks: dict[tuple, str] = {}
         for (staff, kind), (strength, i, j, fuzzy, parts) in found.items():
             tries = len(tried[("fuzzy_" if fuzzy else "") + kind])

@@ -135,3 +135,17 @@ def test_a_timestamped_log_does_not_match_a_staff_number_on_every_line(ctx, rows
     log = "\n".join(f"{yymm}-{d:02}T10:00:00 host app[{d}]: ok" for d in range(1, 29))
     assert [h for h in hits(ctx, log) if h[0] == 3] == []
     assert (3, "pay_number", False) in {h[:3] for h in hits(ctx, f"pay {yymm}")}
+
+
+def test_one_edit_numbers_are_kept_only_for_the_staff_named_beside_them(ctx, rows):
+    """A phone number one edit from other staff's numbers, beside a name, corroborates that name only."""
+    from synthetic import table
+
+    r = rows[9]
+    wrong = r.pay_number[:3] + str((int(r.pay_number[3]) + 1) % 10) + r.pay_number[4:]
+    others = rows[20].pay_number
+    near_other = others[:-1] + str((int(others[-1]) + 1) % 10)
+    doc = table(["Name", "Pay", "Phone"], [[f"{r.forenames} {r.surname}", wrong, near_other]])
+    fuzzy = {(e.staff, e.kind) for e in IdentifierMatcher().match(doc, ctx) if e.fuzzy}
+    assert (9, "pay_number") in fuzzy
+    assert 20 not in {s for s, _ in fuzzy}

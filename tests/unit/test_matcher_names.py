@@ -189,3 +189,23 @@ def test_misspelt_surname_needs_the_right_initial(ctx, rows):
         not (x.surname == r.surname and x.forenames[0].upper() == c) for x in rows))
     doc = _initial_list(rows, [f"{_swap(r.surname, 2)} | {other} | PC"])
     assert i not in {ev.staff for ev in NameMatcher().match(doc, ctx)}
+
+
+def test_letters_glued_to_digits_are_no_initials(ctx, rows):
+    """`S2G 4JR` (a postcode) beside a staff surname is no "J <surname>"; a real initial there is."""
+    from synthetic import table
+
+    r = rows[12]
+    i = r.forenames[0].upper()
+    body = [[f"S2G 4{i}R", r.surname], [f"S{i}2 8LR", r.surname]]
+    assert 12 not in {ev.staff for ev in NameMatcher().match(table(["Postcode", "Employer"], body), ctx)}
+    found = {(ev.staff, ev.kind) for ev in NameMatcher().match(table(["Init", "Surname"], [[i, r.surname]]), ctx)}
+    assert (12, "initial_name") in found
+
+
+def test_word_spans_line_up_with_the_words():
+    """The positions the matcher reports are those of the words it read, in any script."""
+    from leakwatch.index import record_word_spans, record_words
+
+    for text in ("Zoë O'Brien-Smith | S2G 4JR | x86 | EMP38252 | Ødegård", "SMITH J | O'Neill, JA"):
+        assert [text[a:b] for a, b in record_word_spans(text)] == record_words(text)

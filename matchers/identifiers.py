@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 import re
-from bisect import bisect_right
 from collections import Counter
-from operator import itemgetter
 from collections.abc import Iterable
-from typing import ClassVar
+from itertools import accumulate, compress
+from typing import ClassVar, NamedTuple
+
+import numpy as np
 
 from leakwatch.index import (DEL, EXACT, F_PAY, F_WARRANT, MIN_FUZZY_NUMBER, NEARBY_LINES, SUB, MatchContext, enrol_keys,
                              unique_variant_hashes)
@@ -32,8 +33,10 @@ MAX_DIGITS = 12
 # Not "|": it separates the cells of table records. Whole runs only: not the head of a longer
 # one ("2024-01" of "2024-01-26T17:58", once a staff member's 202401 on every log line) nor
 # its tail, where a hyphen or a dot joins it to more digits.
-_CANDIDATE = re.compile(r"(?<![\w])(?<![0-9OolIi][\-.])[0-9OolIi](?:[0-9OolIi]|[ \-.](?=[0-9OolIi])){3,24}"
-                        r"(?![\w])(?![\-.][0-9OolIi])")
+_RUN = (r"(?<![\w])(?<![0-9OolIi][\-.])[0-9OolIi](?:[0-9OolIi]|[ \-.](?=[0-9OolIi])){3,24}"
+        r"(?![\w])(?![\-.][0-9OolIi])")
+_CANDIDATE = re.compile(_RUN)
+_CANDIDATE_SPLIT = re.compile(f"({_RUN})")  # the runs kept between the text around them
 
 
 # Within a candidate run (only 0-9, O, o, l, I, i, space, "-", "."): look-alikes read as digits, separators dropped.
@@ -68,36 +71,68 @@ def _candidates_of(raw: str, pos: int, out: list) -> None:
             pos += len(part) + 1
 
 
-def document_candidates(records) -> list[tuple[int, int, int, str]]:
-    """(record, start, end, digits) for every candidate of a document, in order.
+class Candidates(NamedTuple):
+    """A document's identifier candidates, column by column, in document order."""
 
-    One regex pass over the records joined by newlines (no candidate crosses a
-    newline), instead of one per record.
+    record: list[int]
+    start: list[int]  # character offsets into the record's text
+    end: list[int]
+    digits: list[str]
+
+
+def document_candidates(records) -> Candidates:
+    """Every candidate of a document, in order.
+
+    One regex split of the records joined by newlines (no candidate crosses a newline):
+    the runs and their offsets come out of C loops (split, len, accumulate, searchsorted),
+    so a log of a million lines costs no Python statement per number. Only runs that are
+    not plain digits ("12 34 56", "O1234l") are read one by one.
     """
     texts = [rec.text for rec in records]
+    if not texts:
+        return Candidates([], [], [], [])
     joined = "\n".join(texts)
-    starts = [0]
-    for t in texts:
-        starts.append(starts[-1] + len(t) + 1)
-    out: list[tuple[int, int, int, str]] = []
-    append = out.append
+    parts = _CANDIDATE_SPLIT.split(joined)
+    runs = parts[1::2]
+    if not runs:
+        return Candidates([], [], [], [])
+    ends = list(accumulate(map(len, parts)))
+    starts = np.array(ends[0::2][:len(runs)], dtype=np.int64)
+    rec_starts = np.zeros(len(texts), dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))[:-1] + 1, out=rec_starts[1:])
+    rec = np.searchsorted(rec_starts, starts, side="right") - 1
+    offset = starts - rec_starts[rec]
+    lengths = np.fromiter(map(len, runs), dtype=np.int64, count=len(runs))
+    plain = np.fromiter(map(str.isdigit, runs), dtype=bool, count=len(runs))
+    keep = plain & (lengths >= MIN_DIGITS) & (lengths <= MAX_DIGITS)
+    odd = np.flatnonzero(~plain).tolist()
+    if not odd:  # the common case: plain digits only
+        idx = np.flatnonzero(keep)
+        return Candidates(rec[idx].tolist(), offset[idx].tolist(), (offset[idx] + lengths[idx]).tolist(),
+                          [runs[i] for i in idx.tolist()])
+    # Runs with separators or look-alikes yield their own candidates, in order among the plain ones.
+    out_r: list[int] = []
+    out_a: list[int] = []
+    out_b: list[int] = []
+    out_d: list[str] = []
     found: list[tuple[int, int, str]] = []
-    r, base, next_start = 0, 0, starts[1]
-    for m in _CANDIDATE.finditer(joined):
-        raw = m.group()
-        pos = m.start()
-        if pos >= next_start:
-            r = bisect_right(starts, pos) - 1
-            base, next_start = starts[r], starts[r + 1]
-        if raw.isdigit():  # the common case, inline: plain digits
-            if MIN_DIGITS <= len(raw) <= MAX_DIGITS:
-                append((r, pos - base, pos - base + len(raw), raw))
-            continue
-        found.clear()
-        _candidates_of(raw, pos - base, found)
-        for a, b, ds in found:
-            append((r, a, b, ds))
-    return out
+    rec_l, off_l, len_l, keep_l = rec.tolist(), offset.tolist(), lengths.tolist(), keep.tolist()
+    odd_set = set(odd)
+    for i in range(len(runs)):
+        if i in odd_set:
+            found.clear()
+            _candidates_of(runs[i], off_l[i], found)
+            for a, b, ds in found:
+                out_r.append(rec_l[i])
+                out_a.append(a)
+                out_b.append(b)
+                out_d.append(ds)
+        elif keep_l[i]:
+            out_r.append(rec_l[i])
+            out_a.append(off_l[i])
+            out_b.append(off_l[i] + len_l[i])
+            out_d.append(runs[i])
+    return Candidates(out_r, out_a, out_b, out_d)
 
 
 def mask_number(ds: str) -> str:
@@ -127,11 +162,11 @@ class IdentifierMatcher:
         if index is None:
             return []
         found = document_candidates(doc.records)
-        if not found:
+        if not found.digits:
             return []
-        stated = stated_identifiers(doc, {r for r, _, _, _ in found})
+        stated = stated_identifiers(doc, found.record)
         # Exact: one keyed hash per distinct number, one batched look-up for the document.
-        distinct = list(set(map(itemgetter(3), found)))
+        distinct = list(set(found.digits))
         exact_hits: dict[str, list[tuple[int, int]]] = {}  # digits -> (staff, field) of EXACT entries
         lost_hits: dict[str, list[tuple[int, int]]] = {}  # ... of DEL entries: the document lost a digit
         for q, staff, fld, kind in index.lookup_many(ctx.hasher.tokens(LABEL, distinct)):
@@ -146,22 +181,26 @@ class IdentifierMatcher:
         near = _near_names(doc, ctx)
         one_edit: dict[str, list[tuple[int, int]]] = {}
         if near:
-            fuzzy_ds = {c[3] for c in found if c[0] in near and len(c[3]) >= MIN_FUZZY_NUMBER}
+            fuzzy_ds = {ds for r, ds in zip(found.record, found.digits) if r in near and len(ds) >= MIN_FUZZY_NUMBER}
             if fuzzy_ds:
                 one_edit = _one_edit_hits(sorted(fuzzy_ds), index, ctx.hasher, lost_hits)
         if not exact_hits and not one_edit:
             return stated
-        per_record = Counter(map(itemgetter(0), found))  # numbers in each record: chances of a coincidence
+        per_record = Counter(found.record)  # numbers in each record: chances of a coincidence
         out = stated
-        for r, start, end, ds in found:
+        hit = exact_hits.keys() | one_edit.keys()
+        records, starts, ends, numbers = found
+        for c in compress(range(len(numbers)), map(hit.__contains__, numbers)):
+            r, ds = records[c], numbers[c]
             exact = exact_hits.get(ds)
             fuzzy = one_edit.get(ds) if r in near else None
             if fuzzy is not None:  # corroboration of those staff only (engine.py drops the rest)
                 named = near[r]
-                fuzzy = [hit for hit in fuzzy if hit[0] in named]
-            if exact is None and fuzzy is None:
+                fuzzy = [h for h in fuzzy if h[0] in named]
+            if not exact and not fuzzy:
                 continue
             k = per_record[r]
+            start, end = starts[c], ends[c]
             seen: set[tuple[int, int]] = set()
             for staff, fld in exact or ():
                 if (staff, fld) not in seen:
@@ -177,15 +216,16 @@ class IdentifierMatcher:
 _COLUMN_KINDS = {"pay number": "pay_number", "warrant number": "warrant_number"}
 
 
-def stated_identifiers(doc: Document, with_numbers: set[int]) -> list[Evidence]:
+def stated_identifiers(doc: Document, with_numbers: Iterable[int]) -> list[Evidence]:
     """Table records whose pay or warrant number column holds a number: evidence about no one
     (`staff` None), which tells the engine the record states that identifier, so a staff member
     matched by name there whose own number is not the one stated is less likely its subject."""
     out: list[Evidence] = []
     columns: dict[tuple, list[tuple[int, str]]] = {}
-    for r in sorted(with_numbers):
-        rec = doc.records[r]
-        if not rec.headers or not rec.cells:
+    records = doc.records
+    for r in sorted(set(with_numbers)):
+        rec = records[r]
+        if rec.headers is None or not rec.cells:
             continue
         cols = columns.get(rec.headers)
         if cols is None:

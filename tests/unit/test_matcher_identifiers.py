@@ -149,3 +149,20 @@ def test_one_edit_numbers_are_kept_only_for_the_staff_named_beside_them(ctx, row
     fuzzy = {(e.staff, e.kind) for e in IdentifierMatcher().match(doc, ctx) if e.fuzzy}
     assert (9, "pay_number") in fuzzy
     assert 20 not in {s for s, _ in fuzzy}
+
+
+def test_document_candidates_are_each_records_candidates_in_order():
+    """The one-pass reading of a whole document finds what reading each record alone finds."""
+    import random
+
+    from leakwatch.models import Record
+    from matchers.identifiers import document_candidates
+
+    rng = random.Random(7)
+    pieces = ["123456", "12 34 56", "O1234l", "2024-01-26T10:00", "id=31098932", "pid[2086426]", "x86",
+              "0141-496-0540", "v1.2.3.456789", "Zoë", "£1,234,567", "12345 654321", "ab12345", "7" * 30, ""]
+    texts = [" ".join(rng.choice(pieces) for _ in range(rng.randint(0, 6))) for _ in range(400)]
+    got = document_candidates([Record(text=t, where="") for t in texts])
+    want = [(r, a, b, ds) for r, t in enumerate(texts) for a, b, ds in number_candidates(t)]
+    assert list(zip(*got)) == want
+    assert any(" " in texts[r][a:b] for r, a, b, _ in want)  # runs with separators are among them

@@ -31,6 +31,13 @@ def record_words(text: str) -> list[str]:
     return _ASCII_WORD.findall(text) if text.isascii() else _RAW_WORD.findall(text)
 
 
+# The name-word gate reads a whole document in one pass: records joined by a character that
+# no record holds (checked), matched as a token of its own between their words.
+_RECORD_SEP = "\x1e"
+_RAW_GATE = re.compile(f"{_RECORD_SEP}|{_RAW_WORD.pattern}")
+_ASCII_GATE = re.compile(f"{_RECORD_SEP}|{_ASCII_WORD.pattern}")
+
+
 def record_word_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each of `record_words(text)`."""
     return [m.span() for m in _RAW_WORD.finditer(text)]
@@ -418,7 +425,35 @@ class MatchContext:
     def _name_word_records(self, records) -> dict[int, tuple[list[str], list[int]]]:
         if self.index is None or not records:
             return {}
-        per = [record_words(rec.text) for rec in records]
+        texts = [rec.text for rec in records]
+        joined = _RECORD_SEP.join(texts)
+        if joined.count(_RECORD_SEP) != len(texts) - 1:  # a record holds the separator itself
+            return self._name_word_records_each(texts)
+        # One regex pass over the whole document: its words, with a separator token between
+        # records; then C loops (set, map, numpy) find the records holding a roster name word.
+        tokens = (_ASCII_GATE if joined.isascii() else _RAW_GATE).findall(joined)
+        distinct = set(tokens)
+        distinct.discard(_RECORD_SEP)
+        self._learn(distinct)
+        yes = self._name_yes
+        if yes.isdisjoint(distinct):
+            return {}
+        n = len(tokens)
+        seps = np.flatnonzero(np.fromiter(map(_RECORD_SEP.__eq__, tokens), dtype=bool, count=n))
+        hits = np.flatnonzero(np.fromiter(map(yes.__contains__, tokens), dtype=bool, count=n))
+        # Record r's tokens lie between separators r - 1 and r.
+        recs = np.unique(np.searchsorted(seps, hits))
+        starts = np.concatenate(([0], seps + 1))[recs]
+        ends = np.append(seps, n)[recs]
+        first = np.searchsorted(hits, starts)
+        last = np.searchsorted(hits, ends)
+        out = {}
+        for r, a, b, x, y in zip(recs.tolist(), starts.tolist(), ends.tolist(), first.tolist(), last.tolist()):
+            out[r] = (tokens[a:b], (hits[x:y] - a).tolist())
+        return out
+
+    def _name_word_records_each(self, texts: list[str]) -> dict[int, tuple[list[str], list[int]]]:
+        per = [record_words(t) for t in texts]
         self._learn(set().union(*per))
         yes = self._name_yes
         disjoint, known = yes.isdisjoint, yes.__contains__

@@ -51,6 +51,22 @@ def test_name_word_gate_marks_records_with_roster_name_words(ctx, rows):
     assert ctx.name_word_records(doc) is gated  # once per document
 
 
+@pytest.mark.parametrize("odd", ["", "Zoë Ødegård", "tab\x1esep"])
+def test_name_word_gate_reads_a_document_as_its_records_one_by_one(ctx, rows, odd):
+    """The one-pass gate finds the same records and words as reading each record alone
+    (ASCII, other scripts, and a record holding the separator character itself)."""
+    import random
+
+    rng = random.Random(3)
+    vocab = ["the", "job", "x86", "S2G", "O'Neill", "smith-jones", "", "12345", odd]
+    vocab += [r.surname for r in rows[:20]] + [r.forenames for r in rows[:20]]
+    texts = [" ".join(rng.choice(vocab) for _ in range(rng.randint(0, 12))) for _ in range(300)] + [""]
+    doc = prose(*texts)
+    one_pass = ctx.name_word_records(doc)
+    each = ctx._name_word_records_each(texts)
+    assert one_pass == each and len(each) > 50
+
+
 def test_per_document_scratch_is_dropped_between_documents(ctx):
     """Scratch space belongs to one document: another document, or end_document, starts it afresh."""
     a, b = prose("one"), prose("two")

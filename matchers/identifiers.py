@@ -33,7 +33,9 @@ MAX_DIGITS = 12
 # Not "|": it separates the cells of table records. Whole runs only: not the head of a longer
 # one ("2024-01" of "2024-01-26T17:58", once a staff member's 202401 on every log line) nor
 # its tail, where a hyphen or a dot joins it to more digits.
-_RUN = (r"(?<![\w])(?<![0-9OolIi][\-.])[0-9OolIi](?:[0-9OolIi]|[ \-.](?=[0-9OolIi])){3,24}"
+# (The left edge is checked after the first character, by look-behinds over it: a pattern that
+# starts with its character set is searched for in a C loop, a third faster on prose.)
+_RUN = (r"[0-9OolIi](?<![\w].)(?<![0-9OolIi][\-.].)(?:[0-9OolIi]|[ \-.](?=[0-9OolIi])){3,24}"
         r"(?![\w])(?![\-.][0-9OolIi])")
 _CANDIDATE = re.compile(_RUN)
 _CANDIDATE_SPLIT = re.compile(f"({_RUN})")  # the runs kept between the text around them

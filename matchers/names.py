@@ -11,8 +11,10 @@ the population: a name many people share says little, a rare one a lot.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from functools import lru_cache
+from operator import attrgetter
 from typing import ClassVar
 
 from leakwatch.index import (DEL, EXACT, NAME_LABEL, F_INITIAL, F_NAME, F_TOKEN, MIN_FUZZY_NAME, SUB, MatchContext,
@@ -76,6 +78,12 @@ def surname_forms(surname: str) -> list[str]:
 def _token_key(raw: str) -> str:
     return fold(raw).translate(_JOINERS)
 
+
+@lru_cache(maxsize=4096)
+def _glued(word: str) -> re.Pattern:
+    """Finds the word glued to a digit somewhere in a text (then each place it stands is checked)."""
+    w = re.escape(word)
+    return re.compile(rf"(?<![^\W\d_]){w}\d|\d{w}(?![^\W\d_])")
 
 # Two-letter words that are titles or ranks, not initials ("PC Smith" is not "P. C. Smith").
 NOT_INITIALS = frozenset({"pc", "ps", "dc", "ds", "di", "dr", "mr", "ms", "st", "sg", "co", "hq", "uk", "to",
@@ -210,6 +218,7 @@ class _Matching:
         self.words = state["words"]
         self.results = state["results"]
         self.chances = state["chances"]
+        self.shapes = state["shapes"]
 
     def run(self) -> list[Evidence]:
         if self.index is None:
@@ -217,19 +226,37 @@ class _Matching:
         gated = self.ctx.name_word_records(self.doc)
         if not gated:
             return self.out
-        pending: list = []  # (record, toks, groups) awaiting the batched look-up
+        pending: list = []  # (record, toks, groups, shape) awaiting the batched look-up
         inputs: tuple[list, list] = ([], [])  # pairs of token hashes to hash under PAIR, under INITIAL
+        shapes = self.shapes
+        if len(shapes) >= RESULT_CACHE:
+            shapes.clear()
+        reused = False
+        records = self.doc.records
         for r, (words, names) in gated.items():
             if len(words) < 2:
                 continue
-            toks = self._tokens(words, names, self.doc.records[r].text)
+            toks = self._tokens(words, names, records[r].text)
+            # A record's evidence depends on its words alone (their positions aside): log lines
+            # and code repeat the same words thousands of times, and are matched once.
+            shape = tuple(toks)
+            got = shapes.get(shape)
+            if got is not None:
+                if got:
+                    self._emit(r, got)
+                    reused = True
+                continue
             groups = self._pairs(toks, names, inputs)
             if groups:
-                pending.append((r, toks, groups))
+                pending.append((r, toks, groups, shape))
+            else:
+                shapes[shape] = ()
             if len(inputs[0]) + len(inputs[1]) >= BATCH_KEYS:
                 self._flush(pending, inputs)
                 pending, inputs = [], ([], [])
         self._flush(pending, inputs)
+        if reused:  # in record order, as matched one by one
+            self.out.sort(key=attrgetter("record"))
         self._misspelt_surnames()
         return self.out
 
@@ -253,7 +280,7 @@ class _Matching:
             toks = self._tokens(words, [], rec.text)
             groups = self._fuzzy_initial_pairs(toks, inputs[1])
             if groups:
-                pending.append((r, toks, groups))
+                pending.append((r, toks, groups, None))
             if len(inputs[1]) >= BATCH_KEYS:
                 self._flush(pending, inputs)
                 pending, inputs = [], ([], [])
@@ -304,6 +331,7 @@ class _Matching:
             wanted = sorted(near)
         cache = self.words
         out: list[tuple | None] = [None] * n
+        spans = None
         for k in wanted:
             w = words[k]
             info = cache.get(w)
@@ -314,15 +342,15 @@ class _Matching:
                 th = self.h.token(LABEL, tk)
                 is_name = th in self.index.name_tokens
                 info = cache[w] = (tk, th, is_name, _is_initial(tk, is_name), w[0].isupper())
-            out[k] = info
-        if any(len(words[k]) <= 2 for k in wanted):
-            spans = None
-            for k in wanted:
-                if len(words[k]) <= 2 and (out[k][2] or out[k][3]):
+            if len(w) <= 2 and (info[2] or info[3]) and _glued(w).search(text):
+                glued = True
+                if words.count(w) > 1:  # which of its places is glued
                     spans = spans or record_word_spans(text)
                     a, b = spans[k]
-                    if (a and text[a - 1].isdigit()) or (b < len(text) and text[b].isdigit()):
-                        out[k] = (out[k][0], out[k][1], False, False, out[k][4])
+                    glued = (a > 0 and text[a - 1].isdigit()) or (b < len(text) and text[b].isdigit())
+                if glued:
+                    info = (info[0], info[1], False, False, info[4])
+            out[k] = info
         return out
 
     def _pairs(self, toks: list, names: list[int], inputs: tuple[list, list]) -> list[list]:
@@ -401,7 +429,7 @@ class _Matching:
         # key, then per deletion its key (against EXACT entries) and its positioned key
         # (against SUB entries), as `query_keys` has them.
         keys: list[int] = []
-        for _, _, groups in pending:
+        for _, _, groups, _ in pending:
             for g in groups:
                 count = g[4]
                 if not count:
@@ -430,7 +458,8 @@ class _Matching:
         results = self.results
         if len(results) >= RESULT_CACHE:
             results.clear()
-        for r, toks, groups in pending:
+        shapes = self.shapes
+        for r, toks, groups, shape in pending:
             for g in groups:
                 if g[4]:  # looked up now: resolve the hits and remember them
                     a, b = g[3], g[4]
@@ -440,10 +469,15 @@ class _Matching:
                         staff = _resolve(g[0], a, b, by_key)
                     results[g[5]] = staff
                     g[5] = staff
-            self._record(r, toks, groups)
+            found = self._record(toks, groups)
+            if shape is not None:
+                shapes[shape] = found
+            if found:
+                self._emit(r, found)
 
-    def _record(self, r: int, toks: list[tuple], groups: list[list]) -> None:
-        """Keep the strongest evidence per staff member and kind, and divide by the pairs tried."""
+    def _record(self, toks: list[tuple], groups: list[list]) -> tuple:
+        """The record's evidence, as (kind, i, j, staff, fuzzy, snippet, log_lr) for words i and j:
+        the strongest per staff member and kind, divided by the pairs tried."""
         found: dict[tuple[int, str], tuple] = {}  # (staff, kind) -> (strength, i, j, fuzzy, parts)
         tried_name: set = set()
         tried_initial: set = set()
@@ -500,19 +534,26 @@ class _Matching:
                 if prev is None or prev[0] < strength:
                     found[(st, label)] = kept
         if not found:
-            return
+            return ()
         tried = {"name": tried_name, "initial_name": tried_initial, "fuzzy_name": tried_fuzzy,
                  "fuzzy_initial_name": tried_fuzzy_initial}
-        spans = record_word_spans(self.doc.records[r].text)
         masks: dict[tuple, str] = {}
+        out = []
         for (staff, kind), (strength, i, j, fuzzy, parts) in found.items():
             tries = len(tried[("fuzzy_" if fuzzy else "") + kind])
-            span = (min(spans[i][0], spans[j][0]), max(spans[i][1], spans[j][1]))
             snippet = masks.get(parts)
             if snippet is None:
                 snippet = masks[parts] = _mask(*parts)
-            self.out.append(Evidence(kind=kind, record=r, span=span, staff=staff, fuzzy=fuzzy, snippet=snippet,
-                                     log_lr=strength - math.log10(max(1, tries))))
+            out.append((kind, i, j, staff, fuzzy, snippet, strength - math.log10(max(1, tries))))
+        return tuple(out)
+
+    def _emit(self, r: int, found: tuple) -> None:
+        """Evidence in record r from `_record`'s findings, located in its text."""
+        spans = record_word_spans(self.doc.records[r].text)
+        append = self.out.append
+        for kind, i, j, staff, fuzzy, snippet, log_lr in found:
+            span = (min(spans[i][0], spans[j][0]), max(spans[i][1], spans[j][1]))
+            append(Evidence(kind=kind, record=r, span=span, staff=staff, fuzzy=fuzzy, snippet=snippet, log_lr=log_lr))
 
 
 def _resolve(kind: int, a: int, b: int, by_key: dict) -> tuple[int, ...]:
@@ -545,5 +586,5 @@ def _state(ctx: MatchContext) -> dict:
     """This matcher's caches for the scan (document words, and the staff their pairs hit)."""
     state = ctx.caches.get("names")
     if state is None:
-        state = ctx.caches["names"] = {"words": {}, "results": {}, "chances": {}}
+        state = ctx.caches["names"] = {"words": {}, "results": {}, "chances": {}, "shapes": {}}
     return state

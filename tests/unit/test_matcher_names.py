@@ -201,6 +201,9 @@ def test_letters_glued_to_digits_are_no_initials(ctx, rows):
     assert 12 not in {ev.staff for ev in NameMatcher().match(table(["Postcode", "Employer"], body), ctx)}
     found = {(ev.staff, ev.kind) for ev in NameMatcher().match(table(["Init", "Surname"], [[i, r.surname]]), ctx)}
     assert (12, "initial_name") in found
+    # The same letter twice, glued once: the free one is still an initial.
+    twice = table(["Init", "Surname", "Ref"], [[i, r.surname, f"4{i}"]])
+    assert (12, "initial_name") in {(ev.staff, ev.kind) for ev in NameMatcher().match(twice, ctx)}
 
 
 def test_word_spans_line_up_with_the_words():
@@ -209,3 +212,33 @@ def test_word_spans_line_up_with_the_words():
 
     for text in ("Zoë O'Brien-Smith | S2G 4JR | x86 | EMP38252 | Ødegård", "SMITH J | O'Neill, JA"):
         assert [text[a:b] for a, b in record_word_spans(text)] == record_words(text)
+
+
+class _Forgetful(dict):
+    """A cache that keeps nothing."""
+
+    def __setitem__(self, key, value):
+        pass
+
+
+def test_repeated_records_give_what_matching_each_anew_gives(ctx, rows):
+    """Records with the same words (log lines, a list posted twice) reuse one record's matching:
+    the evidence, its order and its positions are what matching every record anew gives."""
+    from matchers.names import _state
+
+    lines = []
+    for k in range(40):
+        r = rows[k % 7]
+        lines += [f"{k} job done for {r.forenames} {r.surname}", f"  {r.surname.upper()}, {r.forenames[0]}.  x{k}",
+                  f"{r.forenames} {r.surname[:2]}{r.surname[3:]} 4JR", "job finished"]
+    doc = prose(*lines)
+    state = _state(ctx)
+    state["shapes"] = _Forgetful()
+    ctx.end_document()
+    each = NameMatcher().match(doc, ctx)
+    state["shapes"] = {}
+    ctx.end_document()
+    shared = NameMatcher().match(doc, ctx)
+    assert len(state["shapes"]) < len(lines) / 2  # reused
+    assert shared == each and len(each) > 40
+    assert {ev.record for ev in each} >= set(range(0, 160, 4))

@@ -212,13 +212,15 @@ class RosterIndex:
                 out.append(Hit(staff, fld, kind, fuzzy_query or kind != EXACT))
         return out
 
-    def lookup_many(self, keys: list[int]) -> list[tuple[int, int, int, int]]:
-        """Every entry matching any of the keys: (position in `keys`, staff, field, kind).
+    def lookup_many(self, keys: list[int], kinds: tuple[int, ...] | None = None) -> list[tuple[int, int, int, int]]:
+        """Every entry matching any of the keys: (position in `keys`, staff, field, kind), in key
+        order and, for one key, in index order; only entries of the given kinds when named.
 
         One numpy pass for a whole batch (a document's numbers, its name pairs): the
         queries are sorted first, which makes `searchsorted` walk the index in order
-        (about fifteen times faster than probing it at random). Below a handful of
-        keys the per-key `lookup` is cheaper.
+        (about fifteen times faster than probing it at random), and the matching entries
+        are gathered and filtered in numpy too. Below a handful of keys the per-key
+        `lookup` is cheaper.
         """
         n = len(keys)
         if n == 0:
@@ -226,23 +228,30 @@ class RosterIndex:
         if n < SMALL_BATCH:
             out = []
             for q, key in enumerate(keys):
-                out.extend((q, h.staff, h.field, h.kind) for h in self.lookup(key))
+                out.extend((q, h.staff, h.field, h.kind) for h in self.lookup(key) if kinds is None or h.kind in kinds)
             return out
         q = np.fromiter(keys, dtype=np.int64, count=n)
-        order = np.argsort(q)
+        order = np.argsort(q, kind="stable")
         qs = q[order]
         lo = self.keys.searchsorted(qs)
         np.minimum(lo, len(self.keys) - 1, out=lo)
         found = np.flatnonzero(self.keys[lo] == qs)
-        out = []
         if not found.size:
-            return out
-        hi = self.keys.searchsorted(qs[found], "right")
-        staff, fields, kinds = self.staff, self.fields, self.kinds
-        for qi, a, b in zip(order[found].tolist(), lo[found].tolist(), hi.tolist()):
-            for s_, f_, k_ in zip(staff[a:b].tolist(), fields[a:b].tolist(), kinds[a:b].tolist()):
-                out.append((qi, s_, f_, k_))
-        return out
+            return []
+        start = lo[found]
+        counts = self.keys.searchsorted(qs[found], "right") - start
+        # Each found key's run of entries, laid end to end: entry positions and their query.
+        firsts = np.cumsum(counts) - counts
+        entry = np.arange(int(counts.sum()), dtype=np.int64) + np.repeat(start - firsts, counts)
+        query = np.repeat(order[found], counts)
+        kind = self.kinds[entry]
+        if kinds is not None:
+            keep = np.isin(kind, kinds)
+            entry, query, kind = entry[keep], query[keep], kind[keep]
+        # In the order of the keys as given (the sort above is stable; a key's entries stay in index order).
+        back = np.argsort(query, kind="stable")
+        entry, query, kind = entry[back], query[back], kind[back]
+        return list(zip(query.tolist(), self.staff[entry].tolist(), self.fields[entry].tolist(), kind.tolist()))
 
     def lookup_all(self, queries: list[tuple[int, frozenset[Kind], bool]]) -> list[Hit]:
         """Hits for a value's query keys (see `query_keys`); an exact hit wins, one hit per staff and field."""

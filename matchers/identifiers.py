@@ -11,6 +11,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable
+from functools import lru_cache
 from itertools import accumulate, compress
 from typing import ClassVar, NamedTuple
 
@@ -169,11 +170,11 @@ class IdentifierMatcher:
         stated = stated_identifiers(doc, found.record)
         # Exact: one keyed hash per distinct number, one batched look-up for the document.
         distinct = list(set(found.digits))
+        hashes = ctx.hasher.tokens(LABEL, distinct)
         exact_hits: dict[str, list[tuple[int, int]]] = {}  # digits -> (staff, field) of EXACT entries
-        lost_hits: dict[str, list[tuple[int, int]]] = {}  # ... of DEL entries: the document lost a digit
-        for q, staff, fld, kind in index.lookup_many(ctx.hasher.tokens(LABEL, distinct)):
-            if (fld == F_PAY or fld == F_WARRANT) and (kind == EXACT or kind == DEL):
-                (exact_hits if kind == EXACT else lost_hits).setdefault(distinct[q], []).append((staff, fld))
+        for q, staff, fld, _ in index.lookup_many(hashes, (EXACT,)):
+            if fld == F_PAY or fld == F_WARRANT:
+                exact_hits.setdefault(distinct[q], []).append((staff, fld))
         # One edit on a number is corroboration only (engine.py): a staff member whose only
         # evidence in a record is a one-edit number is dropped. So the deletion neighbourhood
         # is looked up only where the name matcher found staff, in the record or (prose) a
@@ -185,7 +186,7 @@ class IdentifierMatcher:
         if near:
             fuzzy_ds = {ds for r, ds in zip(found.record, found.digits) if r in near and len(ds) >= MIN_FUZZY_NUMBER}
             if fuzzy_ds:
-                one_edit = _one_edit_hits(sorted(fuzzy_ds), index, ctx.hasher, lost_hits)
+                one_edit = _one_edit_hits(sorted(fuzzy_ds), index, ctx.hasher, dict(zip(distinct, hashes)))
         if not exact_hits and not one_edit:
             return stated
         per_record = Counter(found.record)  # numbers in each record: chances of a coincidence
@@ -264,10 +265,14 @@ def _near_names(doc: Document, ctx: MatchContext) -> dict[int, set[int]]:
     return out
 
 
-def _one_edit_hits(numbers: list[str], index, hasher, lost_hits) -> dict[str, list[tuple[int, int]]]:
+def _one_edit_hits(numbers: list[str], index, hasher, hash_of: dict[str, int]) -> dict[str, list[tuple[int, int]]]:
     """(staff, field) within one edit of each number: the number against DEL entries (a lost digit),
     each deletion against EXACT entries (an added digit), each positioned deletion against SUB
     entries (a changed digit). All deletions of all numbers in one batched look-up."""
+    out: dict[str, list[tuple[int, int]]] = {}
+    for q, staff, fld, _ in index.lookup_many([hash_of[ds] for ds in numbers], (DEL,)):
+        if fld == F_PAY or fld == F_WARRANT:
+            out.setdefault(numbers[q], []).append((staff, fld))
     values: list[str] = []
     where: list[tuple[str, int]] = []  # per deletion: (number, position deleted)
     for ds in numbers:
@@ -279,13 +284,13 @@ def _one_edit_hits(numbers: list[str], index, hasher, lost_hits) -> dict[str, li
     for hd, (_, i) in zip(hashed, where):
         keys.append(hd)  # against EXACT entries
         keys.append(with_position(hd, i))  # against SUB entries
-    out: dict[str, list[tuple[int, int]]] = {ds: list(lost_hits[ds]) for ds in numbers if ds in lost_hits}
     for q, staff, fld, kind in index.lookup_many(keys):
         if kind == (SUB if q % 2 else EXACT) and (fld == F_PAY or fld == F_WARRANT):
             out.setdefault(where[q // 2][0], []).append((staff, fld))
     return out
 
 
+@lru_cache(maxsize=4096)
 def number_strength(n_digits: int, fuzzy: bool, candidates: int = 1) -> float:
     """log10 of P(this number | the record is that staff member's) / P(this number | a stranger's).
 

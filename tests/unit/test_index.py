@@ -33,10 +33,15 @@ def test_lookup_many_finds_what_lookup_finds(ctx):
     absent = rng.integers(-2**63, 2**63 - 1, 300, dtype=np.int64).tolist()
     keys = present + absent + present[:5]
     want = sorted((q, h.staff, h.field, h.kind) for q, k in enumerate(keys) for h in index.lookup(k))
-    assert sorted(index.lookup_many(keys)) == want
+    got = index.lookup_many(keys)
+    assert sorted(got) == want
+    assert [t[0] for t in got] == sorted(t[0] for t in got)  # in the order of the keys
     assert len({q for q, *_ in want}) >= 300
     assert sorted(index.lookup_many(keys[:3])) == sorted(t for t in want if t[0] < 3)  # the per-key path
     assert index.lookup_many([]) == []
+    for kinds in ((0,), (1, 2)):  # only entries of the kinds asked for, on both paths
+        assert sorted(index.lookup_many(keys, kinds)) == [t for t in want if t[3] in kinds]
+        assert sorted(index.lookup_many(keys[:3], kinds)) == [t for t in want if t[0] < 3 and t[3] in kinds]
 
 
 def test_name_word_gate_marks_records_with_roster_name_words(ctx, rows):

@@ -36,6 +36,8 @@ from leakwatch.index import MatchContext
 from leakwatch.models import Document, Evidence, Finding, Severity, StaffHit
 
 NAME_FAMILY = {"name": "name", "initial_name": "name"}
+# Evidence about no one in particular (or not scored per staff member): handled on its own.
+_ABOUT_NO_ONE = frozenset({"stated_identifier", "supplier", "credential", "context", "force_email"})
 IDENTIFIER_KINDS = ("pay_number", "warrant_number", "email")
 NAME_CAP = 9.0  # log10: no name alone is rarer than one in a billion (table gaps, not evidence)
 RECORD_CAP = 15.0  # log10 per record: one record cannot outweigh a list on its own
@@ -107,7 +109,7 @@ def assess(doc: Document, evidence: list[Evidence], ctx: MatchContext) -> Findin
     """Score a document's evidence into a finding (possibly of severity none)."""
     R = ctx.roster_size
     log_R = math.log10(R)
-    per_record: dict[int, dict[int, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
+    per_record: dict[int, dict[int, dict[str, float]]] = {}  # record -> staff -> family -> strength
     kinds_of: dict[int, set[str]] = defaultdict(set)
     fuzzy_of: dict[int, bool] = {}
     fuzzy_ids: set[tuple[int, int, str]] = set()  # (record, staff, family) whose best evidence is fuzzy
@@ -118,35 +120,42 @@ def assess(doc: Document, evidence: list[Evidence], ctx: MatchContext) -> Findin
     force_emails = 0
     stated: dict[int, set[str]] = defaultdict(set)  # record -> identifier kinds it states (a column's value)
     for ev in evidence:
-        if ev.kind == "stated_identifier":
-            stated[ev.record].add(ev.detail)
+        kind = ev.kind
+        if kind in _ABOUT_NO_ONE:
+            if kind == "stated_identifier":
+                stated[ev.record].add(ev.detail)
+            elif kind == "supplier":
+                suppliers.setdefault(ev.detail, ev)
+            elif kind == "credential":
+                credentials.append({"address": ev.snippet.split(" : ")[0], "kind": ev.detail,
+                                    "ref": None if ev.staff is None else ctx.index.table.refs[ev.staff],
+                                    "where": doc.records[ev.record].where})
+            elif kind == "context":
+                context.setdefault(ev.detail, ev)
+            else:
+                force_emails += 1
             continue
-        if ev.kind == "supplier":
-            suppliers.setdefault(ev.detail, ev)
+        staff = ev.staff
+        if staff is None:
             continue
-        if ev.kind == "credential":
-            credentials.append({"address": ev.snippet.split(" : ")[0], "kind": ev.detail,
-                                "ref": None if ev.staff is None else ctx.index.table.refs[ev.staff],
-                                "where": doc.records[ev.record].where})
-            continue
-        if ev.kind == "context":
-            context.setdefault(ev.detail, ev)
-            continue
-        if ev.kind == "force_email":
-            force_emails += 1
-            continue
-        if ev.staff is None:
-            continue
-        family = NAME_FAMILY.get(ev.kind, ev.kind)
-        strength = min(ev.log_lr, NAME_CAP) if family == "name" else ev.log_lr
-        slot = per_record[ev.record][ev.staff]
-        rec_kinds[(ev.record, ev.staff)].add(ev.kind)
+        rec = ev.record
+        if kind in NAME_FAMILY:
+            family, strength = "name", min(ev.log_lr, NAME_CAP)
+        else:
+            family, strength = kind, ev.log_lr
+        people = per_record.get(rec)
+        if people is None:
+            people = per_record[rec] = {}
+        slot = people.get(staff)
+        if slot is None:
+            slot = people[staff] = {}
+        rec_kinds[(rec, staff)].add(kind)
         if strength > slot.get(family, -math.inf):
             slot[family] = strength
             if ev.fuzzy:
-                fuzzy_ids.add((ev.record, ev.staff, family))
-            else:
-                fuzzy_ids.discard((ev.record, ev.staff, family))
+                fuzzy_ids.add((rec, staff, family))
+            elif fuzzy_ids:
+                fuzzy_ids.discard((rec, staff, family))
 
     _join_nearby(doc, per_record, fuzzy_ids, rec_kinds)
     records: list[_RecordView] = []
@@ -155,18 +164,22 @@ def assess(doc: Document, evidence: list[Evidence], ctx: MatchContext) -> Findin
             fams = staff[s]
             # A one-edit identifier is corroboration only: alone it is noise (most numbers
             # have a staff member's number within one edit), so it needs a name beside it.
-            if "name" not in fams and all((rec, s, f) in fuzzy_ids for f in fams):
+            if fuzzy_ids and "name" not in fams and all((rec, s, f) in fuzzy_ids for f in fams):
                 del staff[s]
                 continue
             for k in stated.get(rec, ()):
                 if k not in fams and ctx.index.has(k, s):
                     fams["not " + k] = CONTRADICTED
             kinds_of[s] |= rec_kinds[(rec, s)]
-            fuzzy_of[s] = fuzzy_of.get(s, False) or any((rec, s, f) in fuzzy_ids for f in fams)
+            if not fuzzy_of.get(s):
+                fuzzy_of[s] = bool(fuzzy_ids) and any((rec, s, f) in fuzzy_ids for f in fams)
         if not staff:
             continue
-        per_staff = [sum(fam.values()) - log_R for fam in staff.values()]
-        records.append(_RecordView(rec, min(_log10_sum(per_staff), RECORD_CAP), staff))
+        if len(staff) == 1:
+            log_r = sum(next(iter(staff.values())).values()) - log_R
+        else:
+            log_r = _log10_sum([sum(fam.values()) - log_R for fam in staff.values()])
+        records.append(_RecordView(rec, min(log_r, RECORD_CAP), staff))
     n = max(len(doc.records), len(records), 1)
     score, pi = glr(np.array([rv.log_r for rv in records]), n)
 
@@ -179,27 +192,35 @@ def assess(doc: Document, evidence: list[Evidence], ctx: MatchContext) -> Findin
     for rv in records:
         r = 10 ** rv.log_r
         rho = (1 - pi) * r / ((1 - pi) * r + pi) if r > 0 else 0.0
-        weights = {s: 10 ** (sum(f.values()) - log_R) for s, f in rv.staff.items()}
-        if len(weights) > 1 and attributes is not None:
-            # Namesakes: the record's rank and unit say which of them it is about (not whether).
-            factors = attributes.factors(doc.records[rv.index].text, list(weights))
-            weights = {s: w * factors[s] for s, w in weights.items()}
-        total = sum(weights.values())
-        top = max(weights.values())
-        namesakes = {s for s, w in weights.items() if w >= top / 10}
-        for s, w in weights.items():
-            c = rho * w / total
+        if len(rv.staff) == 1:  # the common case: the record is about one staff member, all of rho is theirs
+            weights = None
+            total = 1.0
+            items = rv.staff.items()
+            namesakes = rv.staff.keys()
+        else:
+            weights = {s: 10 ** (sum(f.values()) - log_R) for s, f in rv.staff.items()}
+            if attributes is not None:
+                # Namesakes: the record's rank and unit say which of them it is about (not whether).
+                factors = attributes.factors(doc.records[rv.index].text, list(weights))
+                weights = {s: w * factors[s] for s, w in weights.items()}
+            total = sum(weights.values())
+            top = max(weights.values())
+            namesakes = {s for s, w in weights.items() if w >= top / 10}
+            items = rv.staff.items()
+        for s, fams in items:
+            c = rho if weights is None else rho * weights[s] / total
             if c > confidence.get(s, 0.0):
                 confidence[s] = c
-                strength[s] = sum(rv.staff[s].values()) - log_R
+                strength[s] = sum(fams.values()) - log_R
             # A row that is surely ours but fits a few namesakes ("J Smith") names each of them:
             # the security team would rather tell three officers than miss the one.
             if rho >= SURE_ROW and s in namesakes and len(namesakes) <= MAX_NAMESAKES:
                 candidate[s] = max(candidate.get(s, 0.0), rho)
-            fams = rv.staff[s]
-            exact_ids = [k for k in IDENTIFIER_KINDS if k in fams and (rv.index, s, k) not in fuzzy_ids]
             # Confirmed: a name with an identifier, or two different exact identifiers of one person.
-            if ("name" in fams and any(k in fams for k in IDENTIFIER_KINDS)) or len(exact_ids) >= 2:
+            if "name" in fams:
+                if any(k in fams for k in IDENTIFIER_KINDS):
+                    with_identifier.add(s)
+            elif sum(1 for k in IDENTIFIER_KINDS if k in fams and (rv.index, s, k) not in fuzzy_ids) >= 2:
                 with_identifier.add(s)
 
     table = ctx.index.table if ctx.index is not None else None

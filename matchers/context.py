@@ -8,6 +8,7 @@ only as keyed hashes. Context raises confidence and explains; it identifies no o
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import ClassVar
@@ -59,10 +60,8 @@ class ContextMatcher:
     def match(self, doc: Document, ctx: MatchContext) -> Iterable[Evidence]:
         seen_headers: set[tuple] = set()
         found: dict[str, Evidence] = {}
-        vocab = {"force name": _alternation(tuple(fold(f) for f in ctx.force_names)),
-                 "unit name": _alternation(tuple(fold(u) for u in ctx.sensitive_units) + UNIT_WORDS)}
-        rank_hits = 0
-        for r, rec in enumerate(doc.records[:MAX_RECORDS]):
+        records = doc.records[:MAX_RECORDS]
+        for r, rec in enumerate(records):
             if rec.headers and rec.headers not in seen_headers:
                 seen_headers.add(rec.headers)
                 for head in rec.headers:
@@ -70,17 +69,44 @@ class ContextMatcher:
                     if label and f"header: {label}" not in found:
                         found[f"header: {label}"] = Evidence(kind="context", record=r, span=(0, 0),
                                                              detail=f"header: {label}")
-            text = fold(rec.text)
-            words = _WORD.findall(text)
-            if not RANKS.isdisjoint(words) or _LONG_RANKS.search(text):
-                rank_hits += 1
-            for name, pattern in vocab.items():
-                if name not in found and pattern is not None and pattern.search(text):
-                    found[name] = Evidence(kind="context", record=r, span=(0, 0), detail=name)
-        if rank_hits:
+        texts = _folded_records([rec.text for rec in records])
+        # Records joined by a separator no folded record holds: each search is one C loop, and a
+        # match's record is the number of separators before it.
+        joined = _SEP.join(texts)
+        seps = [m.start() for m in _SEP_RE.finditer(joined)]
+        vocab = {"force name": _alternation(tuple(fold(f) for f in ctx.force_names)),
+                 "unit name": _alternation(tuple(fold(u) for u in ctx.sensitive_units) + UNIT_WORDS)}
+        for name, pattern in vocab.items():
+            m = pattern.search(joined) if pattern is not None else None
+            if m is not None:
+                found[name] = Evidence(kind="context", record=bisect_right(seps, m.start()), span=(0, 0), detail=name)
+        with_ranks = {bisect_right(seps, m.start()) for m in _LONG_RANKS.finditer(joined)}
+        tokens = _WORD_OR_SEP.findall(joined)
+        record = 0
+        for is_rank, tok in zip(map(RANKS.__contains__, tokens), tokens):
+            if tok == _SEP:
+                record += 1
+            elif is_rank:
+                with_ranks.add(record)
+        if with_ranks:
             found["rank words"] = Evidence(kind="context", record=0, span=(0, 0), detail="rank words",
-                                           log_lr=float(rank_hits))
+                                           log_lr=float(len(with_ranks)))
         yield from found.values()
+
+
+_SEP = "\x1e"
+_SEP_RE = re.compile(_SEP)
+_WORD_OR_SEP = re.compile(f"{_SEP}|[a-z]+")
+
+
+def _folded_records(texts: list[str]) -> list[str]:
+    """Each text folded, the separator taken out of any that holds it (one `fold` call for all)."""
+    if any(_SEP in t for t in texts):
+        texts = [t.replace(_SEP, " ") for t in texts]
+    folded = fold(_SEP.join(texts)).split(_SEP)
+    if len(folded) != len(texts):  # folding made or ate a separator: fold one by one
+        folded = [fold(t).replace(_SEP, " ") for t in texts]
+    return folded
 
 
 _LONG_RANKS = re.compile("|".join(map(re.escape, LONG_RANKS)))

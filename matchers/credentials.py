@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from leakwatch.index import Field, MatchContext
 from leakwatch.models import Document, Evidence, RosterRow
-from matchers.emails import LABEL, addresses, is_force_domain, mask_address
+from matchers.emails import LABEL, address_records, is_force_domain, mask_address
 
 # `address:pass`, `address;pass`, `address | pass`, `address<TAB>pass` anywhere in a line;
 # `address,pass` and `address pass` only as the whole line (in prose, "mail x@y, thanks" is not one).
@@ -32,11 +32,9 @@ class CredentialMatcher:
 
     def match(self, doc: Document, ctx: MatchContext) -> Iterable[Evidence]:
         domains = tuple(d.lower() for d in ctx.force_domains)
-        for r, rec in enumerate(doc.records):
+        for r, found in address_records(doc, ctx).items():
+            rec = doc.records[r]
             text = rec.text
-            found = list(addresses(text))
-            if not found:
-                continue
             pw_col = None
             headed = bool(rec.cells is not None and rec.headers and any(h.strip() for h in rec.headers))
             if headed:

@@ -8,7 +8,9 @@ a force-domain address that is not on the roster is reported without a person.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable
+from itertools import accumulate
 from typing import ClassVar
 
 from leakwatch.index import EXACT, F_EMAIL, Field, MatchContext
@@ -37,6 +39,35 @@ def addresses(text: str) -> Iterable[tuple[int, int, str]]:
             yield m.start(), m.end(), addr
 
 
+_AT_ANYWHERE = re.compile(rf"@|{_OBFUSCATED_AT.pattern}", re.I)
+
+
+def address_records(doc: Document, ctx: MatchContext) -> dict[int, list[tuple[int, int, str]]]:
+    """Record -> its `addresses`, for the records holding any: computed once per document and
+    shared by the e-mail and credential matchers (`MatchContext.per_document`)."""
+    memo = ctx.per_document(doc)
+    got = memo.get("addresses")
+    if got is None:
+        got = memo["addresses"] = _address_records([rec.text for rec in doc.records])
+    return got
+
+
+def _address_records(texts: list[str]) -> dict[int, list[tuple[int, int, str]]]:
+    # One search of the whole document for an "@" (or "[at]") finds the records to read; most
+    # documents have none, and most records of those that do have none either.
+    joined = "\n".join(texts)
+    if "@" not in joined and not _OBFUSCATED_AT.search(joined):
+        return {}
+    starts = list(accumulate((len(t) + 1 for t in texts[:-1]), initial=0))
+    candidates = sorted({bisect_right(starts, m.start()) - 1 for m in _AT_ANYWHERE.finditer(joined)})
+    out = {}
+    for r in candidates:
+        found = list(addresses(texts[r]))
+        if found:
+            out[r] = found
+    return out
+
+
 def domain_of(addr: str) -> str:
     return addr.rpartition("@")[2]
 
@@ -62,8 +93,8 @@ class EmailMatcher:
 
     def match(self, doc: Document, ctx: MatchContext) -> Iterable[Evidence]:
         domains = tuple(d.lower() for d in ctx.force_domains)
-        for r, rec in enumerate(doc.records):
-            for start, end, addr in addresses(rec.text):
+        for r, found in address_records(doc, ctx).items():
+            for start, end, addr in found:
                 hits = []
                 if ctx.index is not None:
                     hits = [h for h in ctx.index.lookup(ctx.hasher.token(LABEL, addr)) if h.field == Field.EMAIL]

@@ -82,3 +82,18 @@ def test_a_headerless_table_of_address_and_password_is_one(ctx, rows):
     doc.records[0].headers = doc.records[1].headers = None
     first = next(i for i, r in enumerate(rows) if r.email == rows[5].email)  # made-up names repeat
     assert [(e.kind, e.staff) for e in creds(ctx, doc)] == [("credential", first)], "a cell with a space is no password"
+
+
+def test_address_records_are_each_records_addresses():
+    """The one search of a document finds the records, and addresses, that reading each finds."""
+    import random
+
+    from matchers.emails import _address_records, addresses
+
+    rng = random.Random(5)
+    pieces = ["j.smith@met.example.police.uk", "a [at] b (dot) org", "A(AT)B.ORG", "@decorator", "x@y",
+              "mail me", "user@@host.com", "[at", "dot]", "café@exämple.com", "pass:word", ""]
+    texts = [" ".join(rng.choice(pieces) for _ in range(rng.randint(0, 5))) for _ in range(400)]
+    want = {r: found for r, t in enumerate(texts) if (found := list(addresses(t)))}
+    assert _address_records(texts) == want and len(want) > 50
+    assert _address_records(["no address here", "none"]) == {}

@@ -150,14 +150,15 @@ def scan_files(files: list[tuple[Path, str]], scanner: Scanner, limits: "Limits"
     # collector's sight they cost no time in each collection, and forked workers share
     # their pages instead of copying them when the collector touches them.
     gc.freeze()
+    from leakwatch.pipeline.work import die_with_parent, tune_gc
+
+    tune_gc()  # inherited by the forked workers
     items = [(str(p), d) for p, d in files]
     workers = workers or os.cpu_count() or 1
     if workers == 1 or len(items) <= 1:
         for item in items:
             yield _scan_one(item)
         return
-    from leakwatch.pipeline.work import die_with_parent
-
     with ProcessPoolExecutor(workers, mp_context=get_context("fork"), initializer=die_with_parent,
                              initargs=(os.getpid(),)) as pool:
         # Biggest files are scanned first; results are held until their turn in input order.

@@ -34,3 +34,26 @@ def test_results_come_out_in_input_order_with_workers(ctx, tmp_path):
 
     got = [r.path for r in scan.scan_files(files, scanner, Limits(), workers=2)]
     assert got == [d for _, d in files]
+
+
+def test_scanning_processes_run_the_collector_at_matching_thresholds(ctx, tmp_path):
+    """A scan sets the collector's thresholds for matching before it forks its workers."""
+    import gc
+
+    from leakwatch.extract import Limits
+    from leakwatch.pipeline.work import GC_THRESHOLDS
+
+    files = []
+    for i in range(2):
+        p = tmp_path / f"doc{i}.txt"
+        p.write_text("hello world 123\n")
+        files.append((p, p.name))
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        results = list(scan.scan_files(files, scan.Scanner(ctx), Limits(), workers=2))
+        assert [r.error for r in results] == [None, None]
+        assert gc.get_threshold() == GC_THRESHOLDS != (700, 10, 10)
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()

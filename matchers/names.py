@@ -91,8 +91,9 @@ NOT_INITIALS = frozenset({"pc", "ps", "dc", "ds", "di", "dr", "mr", "ms", "st", 
                           "my", "up", "so", "do", "go", "be", "if"})
 
 
-def _is_initial(tok: str, is_name: bool) -> bool:
-    return len(tok) == 1 or (len(tok) == 2 and not is_name and tok not in NOT_INITIALS)
+def _is_initial(tok: str, is_name: bool, written: str) -> bool:
+    # "a" and "i" in lower case are the English words; as initials they are written in capitals.
+    return (len(tok) == 1 and written not in ("a", "i")) or (len(tok) == 2 and not is_name and tok not in NOT_INITIALS)
 
 
 def _span(toks, i: int, j: int) -> tuple[int, int]:
@@ -172,6 +173,7 @@ _EXACT_PAIR, _INITIAL_PAIR, _FUZZY_AS_SURNAME, _FUZZY_AS_FORENAME, _FUZZY_INITIA
 # that already show this many records of staff by exact surname and initial (a surname +
 # initial list of ours, re-posted with typos); elsewhere it would cost much and find chance.
 INITIAL_LIST_ROWS = 5
+INITIAL_LIST_SHARE = 0.05  # ... and this share of its records (not a few chance rows in a long text)
 
 
 def name_evidence(doc: Document, ctx: MatchContext) -> list[Evidence]:
@@ -266,7 +268,7 @@ class _Matching:
         letters) of a staff surname with that initial."""
         records = self.doc.records
         with_initials = {ev.record for ev in self.out if ev.kind == "initial_name"}
-        if len(with_initials) < INITIAL_LIST_ROWS:
+        if len(with_initials) < max(INITIAL_LIST_ROWS, INITIAL_LIST_SHARE * len(records)):
             return
         matched = {ev.record for ev in self.out}
         pending: list = []
@@ -341,7 +343,7 @@ class _Matching:
                 tk = _token_key(w)
                 th = self.h.token(LABEL, tk)
                 is_name = th in self.index.name_tokens
-                info = cache[w] = (tk, th, is_name, _is_initial(tk, is_name), w[0].isupper())
+                info = cache[w] = (tk, th, is_name, _is_initial(tk, is_name, w), w[0].isupper())
             if len(w) <= 2 and (info[2] or info[3]) and _glued(w).search(text):
                 glued = True
                 if words.count(w) > 1:  # which of its places is glued

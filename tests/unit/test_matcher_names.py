@@ -242,3 +242,21 @@ def test_repeated_records_give_what_matching_each_anew_gives(ctx, rows):
     assert len(state["shapes"]) < len(lines) / 2  # reused
     assert shared == each and len(each) > 40
     assert {ev.record for ev in each} >= set(range(0, 160, 4))
+
+
+def test_the_article_a_is_no_initial(ctx, rows):
+    """"give a Smith" is not "A. Smith"; "A Smith" and "A. Smith" are."""
+    i, r = next((i, r) for i, r in enumerate(rows) if r.forenames[0] in "Aa")
+    assert i not in who(ctx, f"they met a {r.surname} yesterday")
+    assert i in who(ctx, f"they met A {r.surname} yesterday")
+    assert i in who(ctx, f"signed A. {r.surname}")
+
+
+def test_misspelt_surnames_are_not_looked_for_in_a_long_text_with_a_few_initial_rows(ctx, rows):
+    """Five surname + initial rows among hundreds of other lines are no list of ours."""
+    i, r = _long_surnamed(rows, 100)
+    lines = [f"{x.surname.upper()} {x.forenames[0]}" for x in rows[:6]]
+    lines += [f"line {k} of the minutes, nothing else" for k in range(400)]
+    lines.append(f"{_swap(r.surname, 2)} {r.forenames[0]}")
+    assert i not in {ev.staff for ev in NameMatcher().match(prose(*lines), ctx)}
+    assert i in {ev.staff for ev in NameMatcher().match(prose(*lines[:6], lines[-1]), ctx)}

@@ -238,7 +238,16 @@ class _Matching:
         for r, (words, names) in gated.items():
             if len(words) < 2:
                 continue
-            toks = self._tokens(words, names, records[r].text)
+            rec = records[r]
+            text = rec.text
+            # In running text with capitals, a name is written with one: "will", "rose" and
+            # "page" in lower case are words. (A line all in lower case, or a table, is read as is.)
+            lower_names = rec.cells is not None or text.islower()
+            if not lower_names:
+                names = [i for i in names if not words[i].islower()]
+                if not names:
+                    continue
+            toks = self._tokens(words, names, text, lower_names)
             # A record's evidence depends on its words alone (their positions aside): log lines
             # and code repeat the same words thousands of times, and are matched once.
             shape = tuple(toks)
@@ -315,13 +324,13 @@ class _Matching:
                 initials.extend([(th, d) for _, d in dels])
         return groups
 
-    def _tokens(self, words: list[str], names: list[int], text: str) -> list[tuple | None]:
+    def _tokens(self, words: list[str], names: list[int], text: str, lower_names: bool = True) -> list[tuple | None]:
         """Per word as written: (folded, hash, is a roster name, reads as an initial, capitalised).
 
         In a long record only the words within reach of a roster name are worked out
         (the others are None): nothing is paired with them. One or two letters glued to a
         digit ("S2G 4JR", "x86", "B12") are part of a code (a postcode, a reference): no
-        initial and no name.
+        initial and no name. Without `lower_names`, a word in lower case is no name or initial either.
         """
         n = len(words)
         if n <= WHOLE_RECORD_TOKENS:
@@ -344,7 +353,9 @@ class _Matching:
                 th = self.h.token(LABEL, tk)
                 is_name = th in self.index.name_tokens
                 info = cache[w] = (tk, th, is_name, _is_initial(tk, is_name, w), w[0].isupper())
-            if len(w) <= 2 and (info[2] or info[3]) and _glued(w).search(text):
+            if not lower_names and (info[2] or info[3]) and w.islower():
+                info = (info[0], info[1], False, False, info[4])
+            elif len(w) <= 2 and (info[2] or info[3]) and _glued(w).search(text):
                 glued = True
                 if words.count(w) > 1:  # which of its places is glued
                     spans = spans or record_word_spans(text)

@@ -260,3 +260,16 @@ def test_misspelt_surnames_are_not_looked_for_in_a_long_text_with_a_few_initial_
     lines.append(f"{_swap(r.surname, 2)} {r.forenames[0]}")
     assert i not in {ev.staff for ev in NameMatcher().match(prose(*lines), ctx)}
     assert i in {ev.staff for ev in NameMatcher().match(prose(*lines[:6], lines[-1]), ctx)}
+
+
+def test_lower_case_words_in_running_text_with_capitals_are_no_name(ctx, rows):
+    """In a line with capitals, "john smith" in lower case is two words; a line all in lower
+    case, a capitalised name, and a table cell are still read as names."""
+    from synthetic import table
+
+    r = rows[4]
+    f, s = r.forenames.lower(), r.surname.lower()
+    assert 4 not in who(ctx, f"Meeting notes: {f} {s} were discussed")
+    assert 4 in who(ctx, f"meeting notes: {f} {s} were discussed")
+    assert 4 in who(ctx, f"Meeting notes: {r.forenames} {r.surname} attended")
+    assert 4 in {ev.staff for ev in NameMatcher().match(table(["Name", "Note"], [[f"{f} {s}", "Seen"]]), ctx)}

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import ClassVar
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 from leakwatch.index import MatchContext
@@ -82,12 +83,9 @@ class ContextMatcher:
                 found[name] = Evidence(kind="context", record=bisect_right(seps, m.start()), span=(0, 0), detail=name)
         with_ranks = {bisect_right(seps, m.start()) for m in _LONG_RANKS.finditer(joined)}
         tokens = _WORD_OR_SEP.findall(joined)
-        record = 0
-        for is_rank, tok in zip(map(RANKS.__contains__, tokens), tokens):
-            if tok == _SEP:
-                record += 1
-            elif is_rank:
-                with_ranks.add(record)
+        n = len(tokens)
+        record_of = np.cumsum(np.fromiter(map(_SEP.__eq__, tokens), dtype=bool, count=n))  # separators so far
+        with_ranks.update(record_of[np.fromiter(map(RANKS.__contains__, tokens), dtype=bool, count=n)].tolist())
         if with_ranks:
             found["rank words"] = Evidence(kind="context", record=0, span=(0, 0), detail="rank words",
                                            log_lr=float(len(with_ranks)))

@@ -85,7 +85,7 @@ def _table(columns: dict):
 async def load_context(cfg: Config, hasher):
     """Build the match context: hashed roster from the database, population table, settings."""
     from leakwatch import snapshot
-    from leakwatch.db.store import check_key, check_scheme, load_roster, load_staff_table
+    from leakwatch.db.store import check_key, check_scheme, load_number_lengths, load_roster, load_staff_table
     from leakwatch.index import IndexBuilder, MatchContext, RosterIndex
     from leakwatch.population import load_population
 
@@ -98,6 +98,7 @@ async def load_context(cfg: Config, hasher):
         await check_scheme(conn)
         # One snapshot of the database for the attributes and the entries alike.
         async with conn.transaction(isolation="repeatable_read", readonly=True):
+            lengths = await load_number_lengths(conn)
             if cfg.match.index_cache:
                 columns, digests, tokens = await load_staff_table(conn, cfg.roster.leaver_days)
                 token = snapshot.roster_token(hasher.fingerprint, columns["ref"], digests, tokens)
@@ -122,7 +123,7 @@ async def load_context(cfg: Config, hasher):
           snapshot=mapped)
     return MatchContext(hasher=hasher, index=index, population=load_population(cfg.match.population_file).load(),
                         force_domains=cfg.match.force_domains, force_names=cfg.match.force_names,
-                        suppliers=cfg.match.suppliers,
+                        suppliers=cfg.match.suppliers, identifier_lengths=lengths,
                         sensitive_units=cfg.roster.sensitive_units)
 
 

@@ -355,6 +355,8 @@ class MatchContext:
     force_names: tuple[str, ...] = ()
     sensitive_units: tuple[str, ...] = ()
     suppliers: tuple[str, ...] = ()  # the force's suppliers: public names, watched on leak-site trackers
+    # Digit counts of the enrolled pay and warrant numbers; None: unknown (every length is looked up).
+    identifier_lengths: frozenset[int] | None = None
     # Words as written that are (or are not) a roster name token: each spelling is folded and hashed once.
     _name_yes: set = field(default_factory=set, repr=False)
     _name_no: set = field(default_factory=set, repr=False)

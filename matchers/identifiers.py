@@ -169,7 +169,11 @@ class IdentifierMatcher:
             return []
         stated = stated_identifiers(doc, found.record)
         # Exact: one keyed hash per distinct number, one batched look-up for the document.
-        distinct = list(set(found.digits))
+        distinct = set(found.digits)
+        lengths = ctx.identifier_lengths
+        if lengths is not None:  # a number of a length no staff number has is nobody's: not hashed
+            distinct = [ds for ds in distinct if len(ds) in lengths]
+        distinct = list(distinct)
         hashes = ctx.hasher.tokens(LABEL, distinct)
         exact_hits: dict[str, list[tuple[int, int]]] = {}  # digits -> (staff, field) of EXACT entries
         for q, staff, fld, _ in index.lookup_many(hashes, (EXACT,)):
@@ -185,6 +189,9 @@ class IdentifierMatcher:
         one_edit: dict[str, list[tuple[int, int]]] = {}
         if near:
             fuzzy_ds = {ds for r, ds in zip(found.record, found.digits) if r in near and len(ds) >= MIN_FUZZY_NUMBER}
+            if lengths is not None:  # one digit more, fewer or changed than some staff number
+                fuzzy_ds = {ds for ds in fuzzy_ds if len(ds) in lengths or len(ds) - 1 in lengths
+                            or len(ds) + 1 in lengths}
             if fuzzy_ds:
                 one_edit = _one_edit_hits(sorted(fuzzy_ds), index, ctx.hasher, dict(zip(distinct, hashes)))
         if not exact_hits and not one_edit:
@@ -270,6 +277,8 @@ def _one_edit_hits(numbers: list[str], index, hasher, hash_of: dict[str, int]) -
     each deletion against EXACT entries (an added digit), each positioned deletion against SUB
     entries (a changed digit). All deletions of all numbers in one batched look-up."""
     out: dict[str, list[tuple[int, int]]] = {}
+    missing = [ds for ds in numbers if ds not in hash_of]  # lengths the exact pass skipped
+    hash_of = {**hash_of, **dict(zip(missing, hasher.tokens(LABEL, missing)))} if missing else hash_of
     for q, staff, fld, _ in index.lookup_many([hash_of[ds] for ds in numbers], (DEL,)):
         if fld == F_PAY or fld == F_WARRANT:
             out.setdefault(numbers[q], []).append((staff, fld))

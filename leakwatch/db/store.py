@@ -12,6 +12,7 @@ from leakwatch.index import ENTRY_SCHEME
 
 FINGERPRINT = "key_fingerprint"
 SCHEME = "entry_scheme"  # version of how entries are derived (leakwatch.index.ENTRY_SCHEME)
+NUMBER_LENGTHS = "identifier_lengths"  # digit counts of enrolled pay and warrant numbers ("6,7"), ever enrolled
 
 
 async def check_key(conn: asyncpg.Connection, fingerprint: str, *, claim: bool = False) -> None:
@@ -58,11 +59,22 @@ async def write_enrolment(conn: asyncpg.Connection, enrolment, *, fingerprint: s
             status = await conn.execute(q("deactivate_missing"))
             deactivated = int(status.split()[-1])
         await conn.execute(q("set_meta"), SCHEME, str(ENTRY_SCHEME))
+        # Only ever grows: a length no staff member has any more costs a look-up, never a miss.
+        lengths = set(getattr(enrolment, "number_lengths", ())) | (await load_number_lengths(conn) or set())
+        await conn.execute(q("set_meta"), NUMBER_LENGTHS, ",".join(map(str, sorted(lengths))))
         counts = {"enrolled": changes["new"], "updated": changes["updated"], "unchanged": changes["unchanged"],
                   "deactivated": deactivated, "rejected": rejected}
         await conn.execute(q("record_import"), replace, counts["enrolled"], counts["updated"], counts["unchanged"],
                            deactivated, rejected, json.dumps(dict(enrolment.counts)))
     return counts
+
+
+async def load_number_lengths(conn: asyncpg.Connection) -> frozenset[int] | None:
+    """The digit counts of the pay and warrant numbers enrolled; None when not recorded (an older import)."""
+    found = await conn.fetchval(q("get_meta"), NUMBER_LENGTHS)
+    if found is None:
+        return None
+    return frozenset(int(x) for x in found.split(",") if x)
 
 
 LOAD_BATCH = 5000  # staff rows fetched at a time

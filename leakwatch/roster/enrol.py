@@ -22,7 +22,7 @@ from rapidfuzz import fuzz
 from leakwatch.index import Field, Kind, MatchContext
 from leakwatch.keys import Hasher
 from leakwatch.models import RosterRow
-from leakwatch.normalise import fold
+from leakwatch.normalise import digits, fold
 from leakwatch.plugins import load_matchers
 
 PAD_TO = 8  # key arrays are padded with random values to a multiple of this
@@ -49,6 +49,8 @@ class Enrolment:
     staff: list[EnrolledStaff] = field(default_factory=list)
     tokens: set[int] = field(default_factory=set)
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # entries by field name
+    # Digit counts of the pay and warrant numbers enrolled (6, 7, ...): a format, no one's number.
+    number_lengths: set[int] = field(default_factory=set)
 
 
 @lru_cache(maxsize=4096)
@@ -77,10 +79,15 @@ def enrol_rows(rows: list[RosterRow], hasher: Hasher, sensitive_units: tuple[str
         return out
     flat: list[tuple[int, int, int]] = []
     bounds = [0]
+    lengths = out.number_lengths
     for row in rows:
         for m in matchers:
             flat += m.entries(row, ctx)
         bounds.append(len(flat))
+        for raw in (row.pay_number, row.warrant_number):
+            if raw:
+                lengths.add(len(digits(raw)))
+    lengths.discard(0)
     arr = np.array(flat, dtype=np.int64).reshape(-1, 3)
     staff = np.repeat(np.arange(len(rows), dtype=np.int64), np.diff(bounds))
     tags = arr[:, 0] * 4 + arr[:, 1]
@@ -162,6 +169,7 @@ def enrol_parallel(rows: list[RosterRow], key: bytes, sensitive_units: tuple[str
         for part, chunk in zip(pool.map(_work, chunks), chunks):
             total.staff.extend(part.staff)
             total.tokens |= part.tokens
+            total.number_lengths |= part.number_lengths
             for k, v in part.counts.items():
                 if k != "name_tokens":
                     total.counts[k] += v
@@ -181,4 +189,5 @@ def context_from_enrolment(enrolment: Enrolment, hasher: Hasher, population=None
                        vetting=[s.vetting for s in staff], sensitive=[s.sensitive for s in staff],
                        leaver=[False] * len(staff))
     index = RosterIndex.from_blobs([(s.keys, s.tags) for s in staff], enrolment.tokens, table)
+    settings.setdefault("identifier_lengths", frozenset(enrolment.number_lengths))
     return MatchContext(hasher=hasher, index=index, population=population or load_population(), **settings)

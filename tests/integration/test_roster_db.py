@@ -197,3 +197,21 @@ def test_a_roster_enrolled_under_another_entry_scheme_is_refused(lw, db_dsn, tmp
     assert res.code == 2 and "roster import" in res.err and "scheme 1" in res.err
     assert lw("roster", "import", str(path)).code == 0
     assert lw("scan", str(path)).code in (0, 1)
+
+
+def test_identifier_lengths_are_recorded_and_only_grow(lw, db_dsn, tmp_path):
+    """Import records the digit counts of the numbers enrolled (not the numbers); a later import
+    adds its own; a scan still finds a staff number with them in place."""
+    rows = make_rows(20)
+    path = write_roster_csv(tmp_path / "roster.csv", rows)
+    assert lw("roster", "import", str(path)).code == 0
+    lengths = "SELECT value FROM meta WHERE key = 'identifier_lengths'"
+    assert fetch(db_dsn, lengths)[0]["value"] == "6,7"
+    rows[3].pay_number = "12345678"
+    write_roster_csv(path, rows[:5])
+    assert lw("roster", "import", "--replace", str(path)).code == 0
+    assert fetch(db_dsn, lengths)[0]["value"] == "6,7,8"
+    leak = tmp_path / "paste.txt"
+    leak.write_text(f"{rows[3].forenames} {rows[3].surname} pay 12345678\n")
+    res = lw("scan", "--format", "jsonl", str(leak))
+    assert res.code == 1 and '"pay_number"' in res.out

@@ -166,3 +166,25 @@ def test_document_candidates_are_each_records_candidates_in_order():
     want = [(r, a, b, ds) for r, t in enumerate(texts) for a, b, ds in number_candidates(t)]
     assert list(zip(*got)) == want
     assert any(" " in texts[r][a:b] for r, a, b, _ in want)  # runs with separators are among them
+
+
+def test_numbers_of_lengths_no_staff_number_has_are_skipped_without_changing_the_evidence(ctx, rows):
+    """With the roster's number lengths known, other lengths are not hashed, and exact and
+    one-edit matches (a digit lost, added or changed beside a name) come out as without them."""
+    import dataclasses
+
+    from synthetic import table
+
+    assert ctx.identifier_lengths == {6, 7}
+    body = []
+    for k, r in enumerate(rows[:12]):
+        p, w = r.pay_number, r.warrant_number
+        variants = [p, w, p[:-1], p + "5", w[:-1], w + "1", p[:2] + str((int(p[2]) + 1) % 10) + p[3:],
+                    "12345", "123456789", "12345678901"]
+        body.append([f"{r.forenames} {r.surname}", variants[k % len(variants)], str(10 ** (5 + k % 8) + k)])
+    doc = table(["Name", "Number", "Other"], body)
+    known = list(IdentifierMatcher().match(doc, ctx))
+    ctx.end_document()
+    unknown = list(IdentifierMatcher().match(doc, dataclasses.replace(ctx, identifier_lengths=None)))
+    assert known == unknown
+    assert {e.fuzzy for e in known} == {True, False}

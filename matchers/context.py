@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import ClassVar
 
-import numpy as np
 from rapidfuzz import fuzz, process
 
 from leakwatch.index import MatchContext
@@ -82,10 +81,7 @@ class ContextMatcher:
             if m is not None:
                 found[name] = Evidence(kind="context", record=bisect_right(seps, m.start()), span=(0, 0), detail=name)
         with_ranks = {bisect_right(seps, m.start()) for m in _LONG_RANKS.finditer(joined)}
-        tokens = _WORD_OR_SEP.findall(joined)
-        n = len(tokens)
-        record_of = np.cumsum(np.fromiter(map(_SEP.__eq__, tokens), dtype=bool, count=n))  # separators so far
-        with_ranks.update(record_of[np.fromiter(map(RANKS.__contains__, tokens), dtype=bool, count=n)].tolist())
+        with_ranks.update(bisect_right(seps, m.start()) for m in _RANK_WORD.finditer(joined))
         if with_ranks:
             found["rank words"] = Evidence(kind="context", record=0, span=(0, 0), detail="rank words",
                                            log_lr=float(len(with_ranks)))
@@ -94,7 +90,8 @@ class ContextMatcher:
 
 _SEP = "\x1e"
 _SEP_RE = re.compile(_SEP)
-_WORD_OR_SEP = re.compile(f"{_SEP}|[a-z]+")
+# A rank word as a whole word of letters (what `_WORD` would find it as).
+_RANK_WORD = re.compile("(?<![a-z])(?:" + "|".join(sorted(RANKS, key=len, reverse=True)) + ")(?![a-z])")
 
 
 def _folded_records(texts: list[str]) -> list[str]:

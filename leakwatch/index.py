@@ -213,8 +213,8 @@ class RosterIndex:
         return out
 
     def lookup_many(self, keys: list[int], kinds: tuple[int, ...] | None = None) -> list[tuple[int, int, int, int]]:
-        """Every entry matching any of the keys: (position in `keys`, staff, field, kind), in key
-        order and, for one key, in index order; only entries of the given kinds when named.
+        """Every entry matching any of the keys: (position in `keys`, staff, field, kind), in the
+        order of `keys` and, for one key, in index order; only entries of the given kinds when named.
 
         One numpy pass for a whole batch (a document's numbers, its name pairs): the
         queries are sorted first, which makes `searchsorted` walk the index in order
@@ -248,7 +248,7 @@ class RosterIndex:
         if kinds is not None:
             keep = np.isin(kind, kinds)
             entry, query, kind = entry[keep], query[keep], kind[keep]
-        # In the order of the keys as given (the sort above is stable; a key's entries stay in index order).
+        # Back in the order of `keys` (both sorts are stable: a key's entries stay in index order).
         back = np.argsort(query, kind="stable")
         entry, query, kind = entry[back], query[back], kind[back]
         return list(zip(query.tolist(), self.staff[entry].tolist(), self.fields[entry].tolist(), kind.tolist()))

@@ -96,10 +96,6 @@ def _is_initial(tok: str, is_name: bool, written: str) -> bool:
     return (len(tok) == 1 and written not in ("a", "i")) or (len(tok) == 2 and not is_name and tok not in NOT_INITIALS)
 
 
-def _span(toks, i: int, j: int) -> tuple[int, int]:
-    return min(toks[i][0], toks[j][0]), max(toks[i][1], toks[j][1])
-
-
 def name_chance(pop, forename: str, surname: str) -> float:
     """Chance a stranger's name matches a staff member's through these two tokens.
 

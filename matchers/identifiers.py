@@ -40,6 +40,7 @@ _RUN = (r"[0-9OolIi](?<![\w].)(?<![0-9OolIi][\-.].)(?:[0-9OolIi]|[ \-.](?=[0-9Oo
         r"(?![\w])(?![\-.][0-9OolIi])")
 _CANDIDATE = re.compile(_RUN)
 _CANDIDATE_SPLIT = re.compile(f"({_RUN})")  # the runs kept between the text around them
+_DOTTED_QUAD = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 
 
 # Within a candidate run (only 0-9, O, o, l, I, i, space, "-", "."): look-alikes read as digits, separators dropped.
@@ -59,6 +60,8 @@ def _candidates_of(raw: str, pos: int, out: list) -> None:
     if raw.isdigit():  # the common case: plain digits (the run holds ASCII characters only)
         if MIN_DIGITS <= len(raw) <= MAX_DIGITS:
             out.append((pos, pos + len(raw), raw))
+        return
+    if _DOTTED_QUAD.fullmatch(raw):  # an IPv4 address (or a four-part version), no identifier
         return
     ds = raw.translate(_RUN_DIGITS)
     real = len(raw) - len(raw.translate(_NOT_DIGITS))
@@ -107,35 +110,32 @@ def document_candidates(records) -> Candidates:
     offset = starts - rec_starts[rec]
     lengths = np.fromiter(map(len, runs), dtype=np.int64, count=len(runs))
     plain = np.fromiter(map(str.isdigit, runs), dtype=bool, count=len(runs))
-    keep = plain & (lengths >= MIN_DIGITS) & (lengths <= MAX_DIGITS)
-    odd = np.flatnonzero(~plain).tolist()
-    if not odd:  # the common case: plain digits only
-        idx = np.flatnonzero(keep)
-        return Candidates(rec[idx].tolist(), offset[idx].tolist(), (offset[idx] + lengths[idx]).tolist(),
-                          [runs[i] for i in idx.tolist()])
-    # Runs with separators or look-alikes yield their own candidates, in order among the plain ones.
-    out_r: list[int] = []
-    out_a: list[int] = []
-    out_b: list[int] = []
-    out_d: list[str] = []
-    found: list[tuple[int, int, str]] = []
-    rec_l, off_l, len_l, keep_l = rec.tolist(), offset.tolist(), lengths.tolist(), keep.tolist()
-    odd_set = set(odd)
-    for i in range(len(runs)):
-        if i in odd_set:
+    idx = np.flatnonzero(plain & (lengths >= MIN_DIGITS) & (lengths <= MAX_DIGITS))
+    digits_of = [runs[i] for i in idx.tolist()]
+    odd = np.flatnonzero(~plain)
+    if odd.size:
+        # Runs with separators or look-alikes yield their own candidates (dotted quads none).
+        odd_runs = [runs[i] for i in odd.tolist()]
+        quad = np.fromiter(map(bool, map(_DOTTED_QUAD.fullmatch, odd_runs)), dtype=bool, count=len(odd_runs))
+        extra_run: list[int] = []
+        extra_a: list[int] = []
+        extra_b: list[int] = []
+        found: list[tuple[int, int, str]] = []
+        for i, raw, at in zip(odd[~quad].tolist(), compress(odd_runs, ~quad), offset[odd[~quad]].tolist()):
             found.clear()
-            _candidates_of(runs[i], off_l[i], found)
+            _candidates_of(raw, at, found)
             for a, b, ds in found:
-                out_r.append(rec_l[i])
-                out_a.append(a)
-                out_b.append(b)
-                out_d.append(ds)
-        elif keep_l[i]:
-            out_r.append(rec_l[i])
-            out_a.append(off_l[i])
-            out_b.append(off_l[i] + len_l[i])
-            out_d.append(runs[i])
-    return Candidates(out_r, out_a, out_b, out_d)
+                extra_run.append(i)
+                extra_a.append(a)
+                extra_b.append(b)
+                digits_of.append(ds)
+        if extra_run:  # in document order among the plain ones (a run's own candidates in their order)
+            run = np.concatenate((idx, np.array(extra_run, dtype=np.int64)))
+            order = np.argsort(run, kind="stable")
+            a = np.concatenate((offset[idx], np.array(extra_a, dtype=np.int64)))[order]
+            b = np.concatenate((offset[idx] + lengths[idx], np.array(extra_b, dtype=np.int64)))[order]
+            return Candidates(rec[run[order]].tolist(), a.tolist(), b.tolist(), [digits_of[j] for j in order.tolist()])
+    return Candidates(rec[idx].tolist(), offset[idx].tolist(), (offset[idx] + lengths[idx]).tolist(), digits_of)
 
 
 def mask_number(ds: str) -> str:

@@ -122,6 +122,8 @@ def test_a_pay_or_warrant_column_with_a_number_is_stated_for_the_engine(ctx):
     ("built 2024-01-26 by ci", ["20240126"]),
     ("v1.2.3.456789", []),
     ("tel 0141-496-0540", ["01414960540"]),
+    ("141.155.24.239 - - GET / 200", []),  # an IPv4 address is no number of 11 digits
+    ("pay 12.34.56", ["123456"]),
 ])
 def test_only_whole_runs_are_candidates(text, whole):
     """The head of a longer run ("2024-01" of a timestamp) or its tail is no number of its own."""
@@ -160,7 +162,8 @@ def test_document_candidates_are_each_records_candidates_in_order():
 
     rng = random.Random(7)
     pieces = ["123456", "12 34 56", "O1234l", "2024-01-26T10:00", "id=31098932", "pid[2086426]", "x86",
-              "0141-496-0540", "v1.2.3.456789", "Zoë", "£1,234,567", "12345 654321", "ab12345", "7" * 30, ""]
+              "0141-496-0540", "v1.2.3.456789", "Zoë", "£1,234,567", "12345 654321", "ab12345", "7" * 30, "",
+              "10.20.30.40", "192.168.1.254 55", "12.34.56"]
     texts = [" ".join(rng.choice(pieces) for _ in range(rng.randint(0, 6))) for _ in range(400)]
     got = document_candidates([Record(text=t, where="") for t in texts])
     want = [(r, a, b, ds) for r, t in enumerate(texts) for a, b, ds in number_candidates(t)]

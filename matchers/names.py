@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
 from operator import attrgetter
@@ -170,6 +171,7 @@ _EXACT_PAIR, _INITIAL_PAIR, _FUZZY_AS_SURNAME, _FUZZY_AS_FORENAME, _FUZZY_INITIA
 # initial list of ours, re-posted with typos); elsewhere it would cost much and find chance.
 INITIAL_LIST_ROWS = 5
 INITIAL_LIST_SHARE = 0.05  # ... and this share of its records (not a few chance rows in a long text)
+LONG_LIST_ROWS = 50  # a table this long is a list: see _Matching.run
 
 
 def name_evidence(doc: Document, ctx: MatchContext) -> list[Evidence]:
@@ -231,6 +233,11 @@ class _Matching:
             shapes.clear()
         reused = False
         records = self.doc.records
+        # A typo that makes one roster name into another ("Maria" for "Mario") is looked for
+        # in prose and short tables; in a long list it costs half the matching and changes
+        # little: the rest of the list is found (docs/evidence-model.md).
+        sizes = Counter(rec.table for rec in records if rec.table is not None)
+        long_tables = {t for t, n in sizes.items() if n >= LONG_LIST_ROWS}
         for r, (words, names) in gated.items():
             if len(words) < 2:
                 continue
@@ -244,16 +251,17 @@ class _Matching:
                 if not names:
                     continue
             toks = self._tokens(words, names, text, lower_names)
+            in_list = rec.table is not None and rec.table in long_tables
             # A record's evidence depends on its words alone (their positions aside): log lines
             # and code repeat the same words thousands of times, and are matched once.
-            shape = tuple(toks)
+            shape = (in_list, *toks)
             got = shapes.get(shape)
             if got is not None:
                 if got:
                     self._emit(r, got)
                     reused = True
                 continue
-            groups = self._pairs(toks, names, inputs)
+            groups = self._pairs(toks, names, inputs, in_list)
             if groups:
                 pending.append((r, toks, groups, shape))
             else:
@@ -362,12 +370,13 @@ class _Matching:
             out[k] = info
         return out
 
-    def _pairs(self, toks: list, names: list[int], inputs: tuple[list, list]) -> list[list]:
+    def _pairs(self, toks: list, names: list[int], inputs: tuple[list, list], in_list: bool = False) -> list[list]:
         """The pair look-ups of one record, in order: [kind, i, j, first input, inputs, resolved hits].
 
         Pairs are gathered unhashed (`inputs`) and hashed in one go at the flush; a
         pair looked up before (in this document or an earlier one) is resolved from
-        the cache at once (no inputs).
+        the cache at once (no inputs). In a row of a long list (`in_list`), a word that
+        is itself a roster name is not tried as a typo of another.
         """
         n = len(toks)
         h = self.h
@@ -408,7 +417,7 @@ class _Matching:
                         pairs.append((hi, hj))
                 # One edit only on capitalised words: a lower-case word in prose is rarely a name,
                 # and trying every word beside a common forename is most of the cost.
-                if not cap_j or len(tj) < MIN_FUZZY_NAME or not near or ti == tj:
+                if not cap_j or len(tj) < MIN_FUZZY_NAME or not near or ti == tj or (in_list and cand_j):
                     continue
                 # tj a typo of the other half (even a roster name itself): as surname, then as forename.
                 for kind in (_FUZZY_AS_SURNAME, _FUZZY_AS_FORENAME):

@@ -273,3 +273,26 @@ def test_lower_case_words_in_running_text_with_capitals_are_no_name(ctx, rows):
     assert 4 in who(ctx, f"meeting notes: {f} {s} were discussed")
     assert 4 in who(ctx, f"Meeting notes: {r.forenames} {r.surname} attended")
     assert 4 in {ev.staff for ev in NameMatcher().match(table(["Name", "Note"], [[f"{f} {s}", "Seen"]]), ctx)}
+
+
+def test_a_typo_that_makes_another_roster_name_is_looked_for_outside_long_lists(key):
+    """"Mario Quennell" for staff Maria Quennell, where Mario is another staff member's name: found
+    in prose and in a short table; in a row of a long list such typos are not tried (the cost of
+    trying every roster name beside every other is half of matching a list)."""
+    from leakwatch.keys import Hasher
+    from leakwatch.roster.enrol import context_from_enrolment, enrol_rows
+    from synthetic import make_rows, table
+
+    staff = make_rows(2)
+    staff[0].forenames, staff[0].surname = "Maria", "Quennell"
+    staff[1].forenames, staff[1].surname = "Mario", "Thistlewood"
+    hasher = Hasher(key)
+    small = context_from_enrolment(enrol_rows(staff, hasher, ()), hasher)
+
+    def found(doc):
+        return {(ev.staff, ev.fuzzy) for ev in NameMatcher().match(doc, small)}
+
+    assert (0, True) in found(prose("Posted: Mario Quennell, response team"))
+    assert (0, True) in found(table(["Name", "Team"], [["Mario Quennell", "Response"]]))
+    filler = [[f"Person {k}", "Response"] for k in range(60)]
+    assert (0, True) not in found(table(["Name", "Team"], [["Mario Quennell", "Response"]] + filler))

@@ -220,7 +220,8 @@ def assess(doc: Document, evidence: list[Evidence], ctx: MatchContext) -> Findin
             if "name" in fams:
                 if any(k in fams for k in IDENTIFIER_KINDS):
                     with_identifier.add(s)
-            elif sum(1 for k in IDENTIFIER_KINDS if k in fams and (rv.index, s, k) not in fuzzy_ids) >= 2:
+            elif len(fams) >= 2 and sum(1 for k in IDENTIFIER_KINDS
+                                        if k in fams and (rv.index, s, k) not in fuzzy_ids) >= 2:
                 with_identifier.add(s)
 
     table = ctx.index.table if ctx.index is not None else None

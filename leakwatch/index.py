@@ -11,7 +11,9 @@ from __future__ import annotations
 import enum
 import re
 import threading
-from itertools import compress
+from bisect import bisect_right
+from functools import lru_cache
+from itertools import accumulate, compress
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -36,6 +38,18 @@ def record_words(text: str) -> list[str]:
 _RECORD_SEP = "\x1e"
 _RAW_GATE = re.compile(f"{_RECORD_SEP}|{_RAW_WORD.pattern}")
 _ASCII_GATE = re.compile(f"{_RECORD_SEP}|{_ASCII_WORD.pattern}")
+
+
+# Letters and the joiners of names kept, every other byte a space (ASCII text).
+_LETTERS_AND_JOINERS = bytes(b if chr(b).isascii() and (chr(b).isalpha() or chr(b) in "'`-") else 32
+                             for b in range(256))
+FEW_NAME_WORDS = 16  # a document with at most this many distinct name words is searched for them
+
+
+@lru_cache(maxsize=1024)
+def _literals(words: frozenset[str]) -> re.Pattern:
+    """Finds any of the words anywhere (a superset of where they stand as words)."""
+    return re.compile("|".join(map(re.escape, sorted(words, key=len, reverse=True))))
 
 
 def record_word_spans(text: str) -> list[tuple[int, int]]:
@@ -440,15 +454,34 @@ class MatchContext:
         joined = _RECORD_SEP.join(texts)
         if joined.count(_RECORD_SEP) != len(texts) - 1:  # a record holds the separator itself
             return self._name_word_records_each(texts)
+        present = None
+        if joined.isascii():
+            # The document's distinct words first, cheaply: letters and joiners kept, everything else
+            # made a space, split (C loops); the few pieces holding a joiner are read by the word
+            # pattern itself. Most documents (code, logs, configs) end here or just below.
+            distinct: set[str] = set()
+            for piece in set(joined.encode("ascii").translate(_LETTERS_AND_JOINERS).decode("ascii").split()):
+                if "-" in piece or "'" in piece or "`" in piece:
+                    distinct.update(_ASCII_WORD.findall(piece))
+                else:
+                    distinct.add(piece)
+            self._learn(distinct)
+            present = distinct & self._name_yes
+            if not present:
+                return {}
+            if len(present) <= FEW_NAME_WORDS:
+                return self._records_holding(texts, joined, present)
         # One regex pass over the whole document: its words, with a separator token between
         # records; then C loops (set, map, numpy) find the records holding a roster name word.
-        tokens = (_ASCII_GATE if joined.isascii() else _RAW_GATE).findall(joined)
-        distinct = set(tokens)
-        distinct.discard(_RECORD_SEP)
-        self._learn(distinct)
-        yes = self._name_yes
-        if yes.isdisjoint(distinct):
-            return {}
+        tokens = (_ASCII_GATE if present is not None else _RAW_GATE).findall(joined)
+        if present is None:
+            distinct = set(tokens)
+            distinct.discard(_RECORD_SEP)
+            self._learn(distinct)
+            present = distinct & self._name_yes
+            if not present:
+                return {}
+        yes = present
         n = len(tokens)
         seps = np.flatnonzero(np.fromiter(map(_RECORD_SEP.__eq__, tokens), dtype=bool, count=n))
         hits = np.flatnonzero(np.fromiter(map(yes.__contains__, tokens), dtype=bool, count=n))
@@ -461,6 +494,21 @@ class MatchContext:
         out = {}
         for r, a, b, x, y in zip(recs.tolist(), starts.tolist(), ends.tolist(), first.tolist(), last.tolist()):
             out[r] = (tokens[a:b], (hits[x:y] - a).tolist())
+        return out
+
+    def _records_holding(self, texts: list[str], joined: str,
+                         present: set[str]) -> dict[int, tuple[list[str], list[int]]]:
+        """The records holding one of a few name words (as written): found by searching for the
+        words themselves (a literal search, in C), then read word by word."""
+        pattern = _literals(frozenset(present))
+        starts = list(accumulate((len(t) + 1 for t in texts[:-1]), initial=0))
+        yes = self._name_yes
+        out = {}
+        for r in sorted({bisect_right(starts, m.start()) - 1 for m in pattern.finditer(joined)}):
+            words = record_words(texts[r])
+            names = [i for i, w in enumerate(words) if w in yes]
+            if names:
+                out[r] = (words, names)
         return out
 
     def _name_word_records_each(self, texts: list[str]) -> dict[int, tuple[list[str], list[int]]]:

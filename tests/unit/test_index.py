@@ -57,14 +57,17 @@ def test_name_word_gate_marks_records_with_roster_name_words(ctx, rows):
 
 
 @pytest.mark.parametrize("odd", ["", "Zoë Ødegård", "tab\x1esep"])
-def test_name_word_gate_reads_a_document_as_its_records_one_by_one(ctx, rows, odd):
+@pytest.mark.parametrize("names", [20, 1])  # many name words (one regex pass), a few (searched for)
+def test_name_word_gate_reads_a_document_as_its_records_one_by_one(ctx, rows, odd, names):
     """The one-pass gate finds the same records and words as reading each record alone
-    (ASCII, other scripts, and a record holding the separator character itself)."""
+    (ASCII, other scripts, a record holding the separator character itself, joined and
+    hyphenated words, a name word inside a longer word)."""
     import random
 
     rng = random.Random(3)
-    vocab = ["the", "job", "x86", "S2G", "O'Neill", "smith-jones", "", "12345", odd]
-    vocab += [r.surname for r in rows[:20]] + [r.forenames for r in rows[:20]]
+    vocab = ["the", "job", "x86", "S2G", "O'Neill", "smith-jones", "--opt", "a--b", "", "12345", odd]
+    vocab += [r.surname for r in rows[:names]] + [r.forenames for r in rows[:names]]
+    vocab += [rows[0].surname + "son", "x-" + rows[0].surname, rows[0].surname + "-"]
     texts = [" ".join(rng.choice(vocab) for _ in range(rng.randint(0, 12))) for _ in range(300)] + [""]
     doc = prose(*texts)
     one_pass = ctx.name_word_records(doc)

@@ -15,7 +15,9 @@ numbers) with a few leaks of the roster in it. Then it
   first match);
 * enrols the roster (`leakwatch key generate`, `db migrate`, `roster import`),
   timing the import and its peak memory;
-* times `leakwatch scan --format jsonl DIR > out` with peak memory.
+* times `leakwatch scan --format jsonl DIR > out` with peak memory: once right after the
+  import (it builds the index snapshot), then --repeat times (default 3), each followed by
+  grep again; the figures compare the medians (this machine's speed drifts between runs).
 
 It prints MB/s for grep and for the scan, the ratio of scan time to grep time, the
 scan's peak RSS (largest single process, from /usr/bin/time -v, and the sampled
@@ -36,6 +38,7 @@ import os
 import random
 import shlex
 import shutil
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -171,8 +174,10 @@ def bench_size(staff: int, args, lw: list[str]) -> dict:
     docs = out / "docs"
     size = dir_bytes(docs)
     result: dict = {"staff": staff, "bytes": size, "documents": manifest["documents"]}
+    grep_times: list[float] = []
     if not args.no_grep:
         grep_s, grep_matches = time_grep(out / "PATTERNS", docs, out)
+        grep_times.append(grep_s)
         result.update(grep_seconds=grep_s, grep_mb_s=mb(size) / grep_s, grep_matching_lines=grep_matches)
         print(f"[{staff}] grep -F -i: {grep_s:.1f} s, {mb(size) / grep_s:.1f} MB/s, "
               f"{grep_matches} matching lines ({sum(1 for _ in open(out / 'PATTERNS'))} patterns)", flush=True)
@@ -194,8 +199,27 @@ def bench_size(staff: int, args, lw: list[str]) -> dict:
         result.update(cold_scan_seconds=cold.seconds, cold_scan_peak_rss_mb=(cold.max_rss_kb or 0) / 1024)
         print(f"[{staff}] first scan (builds the index snapshot): {cold.seconds:.1f} s, "
               f"{mb(size) / cold.seconds:.1f} MB/s, peak RSS {result['cold_scan_peak_rss_mb']:.0f} MiB", flush=True)
-        scan = ws.cli("scan", "--format", "jsonl", *args.scan_arg, str(docs), stdout_path=scan_out,
-                      ok_codes=(0, 1, 2), measure=True)
+        # Later scans, each followed by another grep: this machine's speed drifts (other work,
+        # caches), so both are timed several times, interleaved, and their medians compared.
+        scans = []
+        for k in range(args.repeat):
+            scan = ws.cli("scan", "--format", "jsonl", *args.scan_arg, str(docs), stdout_path=scan_out,
+                          ok_codes=(0, 1, 2), measure=True)
+            scans.append(scan)
+            line = f"[{staff}] scan {k + 1}/{args.repeat}: {scan.seconds:.1f} s"
+            if not args.no_grep:
+                grep_s, _ = time_grep(out / "PATTERNS", docs, out)
+                grep_times.append(grep_s)
+                line += f"; grep {grep_s:.1f} s"
+            print(line, flush=True)
+        scan_times = [sc.seconds for sc in scans]
+        scan = max(scans, key=lambda sc: sc.max_rss_kb or 0)  # peak memory: the largest of the runs
+        scan.seconds = statistics.median(scan_times)
+        scan.tree_rss_kb = max((sc.tree_rss_kb or 0) for sc in scans) or None
+        result["scan_runs_seconds"] = scan_times
+        if grep_times:
+            grep_s = statistics.median(grep_times)
+            result.update(grep_seconds=grep_s, grep_mb_s=mb(size) / grep_s, grep_runs_seconds=grep_times)
     if scan.returncode == 2:
         print(f"[{staff}] note: scan exited 2 (some input could not be read):\n{scan.tail(10)}", file=sys.stderr)
     findings = read_jsonl(scan_out)
@@ -254,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scan-arg", action="append", default=[], metavar="ARG",
                         help="extra argument for `leakwatch scan` (repeatable)")
     parser.add_argument("--no-grep", action="store_true", help="skip the grep baseline")
+    parser.add_argument("--repeat", type=int, default=3, metavar="N",
+                        help="time the scan N times, each followed by grep, and compare medians (default 3)")
     parser.add_argument("--generate-only", action="store_true", help="make the corpora and PATTERNS, run nothing")
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     args = parser.parse_args(argv)

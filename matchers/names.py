@@ -244,8 +244,9 @@ class _Matching:
             rec = records[r]
             text = rec.text
             # In running text with capitals, a name is written with one: "will", "rose" and
-            # "page" in lower case are words. (A line all in lower case, or a table, is read as is.)
-            lower_names = rec.cells is not None or text.islower()
+            # "page" in lower case are words. (A line all in lower case, a table, or a line with
+            # an e-mail address, whose names are in lower case by custom, is read as is.)
+            lower_names = rec.cells is not None or text.islower() or "@" in text
             if not lower_names:
                 names = [i for i in names if not words[i].islower()]
                 if not names:

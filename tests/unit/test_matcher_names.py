@@ -273,6 +273,7 @@ def test_lower_case_words_in_running_text_with_capitals_are_no_name(ctx, rows):
     assert 4 in who(ctx, f"meeting notes: {f} {s} were discussed")
     assert 4 in who(ctx, f"Meeting notes: {r.forenames} {r.surname} attended")
     assert 4 in {ev.staff for ev in NameMatcher().match(table(["Name", "Note"], [[f"{f} {s}", "Seen"]]), ctx)}
+    assert 4 in who(ctx, f"{f}.{s}7@mail.example.com:Summer2024")  # an address's names are in lower case
 
 
 def test_a_typo_that_makes_another_roster_name_is_looked_for_outside_long_lists(key):

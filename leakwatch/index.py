@@ -33,11 +33,11 @@ def record_words(text: str) -> list[str]:
     return _ASCII_WORD.findall(text) if text.isascii() else _RAW_WORD.findall(text)
 
 
-# The name-word gate reads a whole document in one pass: records joined by a character that
-# no record holds (checked), matched as a token of its own between their words.
-_RECORD_SEP = "\x1e"
-_RAW_GATE = re.compile(f"{_RECORD_SEP}|{_RAW_WORD.pattern}")
-_ASCII_GATE = re.compile(f"{_RECORD_SEP}|{_ASCII_WORD.pattern}")
+# Matchers that read a whole document in one pass join its records with a character no record
+# holds (checked): the name-word gate matches it as a token of its own between their words.
+RECORD_SEP = "\x1e"
+_RAW_GATE = re.compile(f"{RECORD_SEP}|{_RAW_WORD.pattern}")
+_ASCII_GATE = re.compile(f"{RECORD_SEP}|{_ASCII_WORD.pattern}")
 
 
 # Letters and the joiners of names kept, every other byte a space (ASCII text).
@@ -451,11 +451,12 @@ class MatchContext:
         if self.index is None or not records:
             return {}
         texts = [rec.text for rec in records]
-        joined = _RECORD_SEP.join(texts)
-        if joined.count(_RECORD_SEP) != len(texts) - 1:  # a record holds the separator itself
+        joined = RECORD_SEP.join(texts)
+        if joined.count(RECORD_SEP) != len(texts) - 1:  # a record holds the separator itself
             return self._name_word_records_each(texts)
+        ascii_text = joined.isascii()
         present = None
-        if joined.isascii():
+        if ascii_text:
             # The document's distinct words first, cheaply: letters and joiners kept, everything else
             # made a space, split (C loops); the few pieces holding a joiner are read by the word
             # pattern itself. Most documents (code, logs, configs) end here or just below.
@@ -473,17 +474,17 @@ class MatchContext:
                 return self._records_holding(texts, joined, present)
         # One regex pass over the whole document: its words, with a separator token between
         # records; then C loops (set, map, numpy) find the records holding a roster name word.
-        tokens = (_ASCII_GATE if present is not None else _RAW_GATE).findall(joined)
+        tokens = (_ASCII_GATE if ascii_text else _RAW_GATE).findall(joined)
         if present is None:
             distinct = set(tokens)
-            distinct.discard(_RECORD_SEP)
+            distinct.discard(RECORD_SEP)
             self._learn(distinct)
             present = distinct & self._name_yes
             if not present:
                 return {}
         yes = present
         n = len(tokens)
-        seps = np.flatnonzero(np.fromiter(map(_RECORD_SEP.__eq__, tokens), dtype=bool, count=n))
+        seps = np.flatnonzero(np.fromiter(map(RECORD_SEP.__eq__, tokens), dtype=bool, count=n))
         hits = np.flatnonzero(np.fromiter(map(yes.__contains__, tokens), dtype=bool, count=n))
         # Record r's tokens lie between separators r - 1 and r.
         recs = np.unique(np.searchsorted(seps, hits))

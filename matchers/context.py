@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from rapidfuzz import fuzz, process
 
-from leakwatch.index import MatchContext
+from leakwatch.index import RECORD_SEP, MatchContext
 from leakwatch.models import Document, Evidence, RosterRow
 from leakwatch.normalise import fold
 
@@ -88,7 +88,7 @@ class ContextMatcher:
         yield from found.values()
 
 
-_SEP = "\x1e"
+_SEP = RECORD_SEP
 _SEP_RE = re.compile(_SEP)
 # A rank word as a whole word of letters (what `_WORD` would find it as).
 _RANK_WORD = re.compile("(?<![a-z])(?:" + "|".join(sorted(RANKS, key=len, reverse=True)) + ")(?![a-z])")

@@ -169,11 +169,9 @@ class IdentifierMatcher:
             return []
         stated = stated_identifiers(doc, found.record)
         # Exact: one keyed hash per distinct number, one batched look-up for the document.
-        distinct = set(found.digits)
+        # A number of a length no staff number has is nobody's: not hashed.
         lengths = ctx.identifier_lengths
-        if lengths is not None:  # a number of a length no staff number has is nobody's: not hashed
-            distinct = [ds for ds in distinct if len(ds) in lengths]
-        distinct = list(distinct)
+        distinct = [ds for ds in set(found.digits) if lengths is None or len(ds) in lengths]
         hashes = ctx.hasher.tokens(LABEL, distinct)
         exact_hits: dict[str, list[tuple[int, int]]] = {}  # digits -> (staff, field) of EXACT entries
         for q, staff, fld, _ in index.lookup_many(hashes, (EXACT,)):

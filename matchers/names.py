@@ -508,13 +508,16 @@ class _Matching:
             chances.clear()
         for kind, i, j, _, _, staff in groups:
             ti, tj = toks[i][0], toks[j][0]
-            if kind == _INITIAL_PAIR:
+            if kind == _INITIAL_PAIR or kind == _FUZZY_INITIAL:
+                fuzzy = kind == _FUZZY_INITIAL
                 parts = (tj[0], ti)
-                tried_initial.add(parts)
+                (tried_fuzzy_initial if fuzzy else tried_initial).add(parts)
                 if not staff:
                     continue
-                label, fuzzy = "initial_name", False
+                label = "initial_name"
                 p = pop.initial_pair(tj[0], ti)
+                if fuzzy:
+                    p *= TYPO_FACTOR
             elif kind == _EXACT_PAIR:
                 parts = (ti, tj)
                 tried_name.add(parts)
@@ -524,13 +527,6 @@ class _Matching:
                 p = chances.get(parts)
                 if p is None:
                     p = chances[parts] = name_chance(pop, ti, tj)
-            elif kind == _FUZZY_INITIAL:
-                parts = (tj[0], ti)
-                tried_fuzzy_initial.add(parts)
-                if not staff:
-                    continue
-                label, fuzzy = "initial_name", True
-                p = pop.initial_pair(tj[0], ti) * TYPO_FACTOR
             else:
                 if kind == _FUZZY_AS_SURNAME:
                     tried_fuzzy.add((ti, tj))
